@@ -1,0 +1,92 @@
+"""EAIO: building devices as Home Assistant entities, and energy optimization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers.typing import ConfigType
+
+from .bms.client import ModbusDeviceClient
+from .bms.profiles import ProfileCatalog, load_catalog
+from .const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
+from .coordinator import EaioConfigEntry, ModbusCoordinator
+from .profile_check import check_point
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services once, whether or not any device is set up."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_load_catalog(hass: HomeAssistant) -> ProfileCatalog:
+    """Shipped profiles and the user's point maps, validated, read off the event loop."""
+    return await hass.async_add_executor_job(
+        load_catalog, Path(hass.config.config_dir), check_point
+    )
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
+    """Set up one Modbus TCP device."""
+    catalog = await async_load_catalog(hass)
+    profile_id = entry.data[CONF_PROFILE]
+    profile = catalog.profiles.get(profile_id)
+    if profile is None:
+        reason = next(
+            (err for source, err in catalog.errors.items() if Path(source).stem == profile_id.removeprefix("user:")),
+            "the profile file no longer exists",
+        )
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="profile_unavailable",
+            translation_placeholders={"profile": profile_id, "reason": reason},
+        )
+    client = ModbusDeviceClient(entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT_ID])
+    coordinator = ModbusCoordinator(hass, entry, client, profile)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except BaseException:
+        await client.close()
+        raise
+    entry.runtime_data = coordinator
+    _remove_unpolled_entities(hass, entry, coordinator)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+def _remove_unpolled_entities(
+    hass: HomeAssistant, entry: EaioConfigEntry, coordinator: ModbusCoordinator
+) -> None:
+    """Points the user turned off in the options are neither polled nor kept as entities."""
+    registry = er.async_get(hass)
+    polled = {f"{entry.unique_id}_{p.key}" for p in coordinator.points}
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.unique_id not in polled:
+            registry.async_remove(entity.entity_id)
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: EaioConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
+    """Unload a device and close its connection."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.client.close()
+    return unloaded

@@ -1,0 +1,247 @@
+"""Config flow: pick a source type, then the device; options and reconfigure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+import voluptuous as vol
+
+from . import async_load_catalog
+from .bms.client import DeviceUnreachable, ModbusDeviceClient
+from .bms.planner import plan_reads
+from .bms.profiles import Profile, ProfileCatalog
+from .const import (
+    CONF_ENABLED_POINTS,
+    CONF_MAX_GAP,
+    CONF_PROFILE,
+    CONF_SCAN_INTERVAL,
+    CONF_SOURCE_TYPE,
+    CONF_UNIT_ID,
+    DEFAULT_PORT,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_UNIT_ID,
+    DOMAIN,
+    MAX_SCAN_INTERVAL,
+    MIN_SCAN_INTERVAL,
+    SOURCE_MODBUS,
+)
+from .coordinator import enabled_points
+
+# Source types offered by the first step; BACnet/IP and MQTT join this list next.
+SOURCE_TYPES = [SOURCE_MODBUS]
+
+
+def _unique_id(host: str, port: int, unit_id: int) -> str:
+    return f"modbus_{host.lower()}_{port}_{unit_id}"
+
+
+def _profile_selector(catalog: ProfileCatalog) -> SelectSelector:
+    options = [
+        SelectOptionDict(value=pid, label=f"{p.name} (your point map)" if p.user else p.name)
+        for pid, p in sorted(catalog.profiles.items(), key=lambda i: (i[1].user, i[1].name))
+    ]
+    return SelectSelector(SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN))
+
+
+def _modbus_schema(catalog: ProfileCatalog, defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): TextSelector(),
+            vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): NumberSelector(
+                NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, DEFAULT_UNIT_ID)): NumberSelector(
+                NumberSelectorConfig(min=0, max=255, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_PROFILE, default=defaults.get(CONF_PROFILE, vol.UNDEFINED)): _profile_selector(catalog),
+        }
+    )
+
+
+def _refused_text(catalog: ProfileCatalog) -> str:
+    if not catalog.errors:
+        return ""
+    return "\n\nThese point maps were refused:\n" + "\n".join(f"- {e}" for e in catalog.errors.values())
+
+
+async def _test_connection(
+    hass: HomeAssistant, host: str, port: int, unit_id: int, profile: Profile
+) -> str | None:
+    """Read every point once; return an error key, or None when the device answers."""
+    client = ModbusDeviceClient(host, port, unit_id, timeout=3.0)
+    try:
+        result = await client.read(plan_reads(profile.points, profile.max_gap))
+    except DeviceUnreachable:
+        return "cannot_connect"
+    finally:
+        await client.close()
+    if not result.values:
+        return "no_points_answered"
+    return None
+
+
+class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a device to EAIO."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        self._catalog: ProfileCatalog | None = None
+
+    async def _get_catalog(self) -> ProfileCatalog:
+        if self._catalog is None:
+            self._catalog = await async_load_catalog(self.hass)
+        return self._catalog
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what kind of device to add."""
+        return self.async_show_menu(step_id="user", menu_options=SOURCE_TYPES)
+
+    async def _validate(
+        self, user_input: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str], dict[str, str], Profile | None]:
+        """Normalise input, check the profile and talk to the device."""
+        catalog = await self._get_catalog()
+        data = {
+            CONF_SOURCE_TYPE: SOURCE_MODBUS,
+            CONF_HOST: str(user_input[CONF_HOST]).strip(),
+            CONF_PORT: int(user_input[CONF_PORT]),
+            CONF_UNIT_ID: int(user_input[CONF_UNIT_ID]),
+            CONF_PROFILE: user_input[CONF_PROFILE],
+        }
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"refused": _refused_text(catalog)}
+        profile = catalog.profiles.get(data[CONF_PROFILE])
+        if profile is None:
+            errors[CONF_PROFILE] = "invalid_profile"
+        elif error := await _test_connection(
+            self.hass, data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID], profile
+        ):
+            errors["base"] = error
+        return data, errors, placeholders, profile
+
+    async def async_step_modbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Connection and profile of a Modbus TCP device."""
+        catalog = await self._get_catalog()
+        errors: dict[str, str] = {}
+        placeholders = {"refused": _refused_text(catalog)}
+        if user_input is not None:
+            await self.async_set_unique_id(
+                _unique_id(str(user_input[CONF_HOST]).strip(), int(user_input[CONF_PORT]), int(user_input[CONF_UNIT_ID]))
+            )
+            self._abort_if_unique_id_configured()
+            data, errors, placeholders, profile = await self._validate(user_input)
+            if not errors and profile is not None:
+                return self.async_create_entry(
+                    title=f"{profile.name} {data[CONF_HOST]}:{data[CONF_PORT]}/{data[CONF_UNIT_ID]}",
+                    data=data,
+                )
+        return self.async_show_form(
+            step_id="modbus",
+            data_schema=_modbus_schema(catalog, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the address or profile of a device."""
+        entry = self._get_reconfigure_entry()
+        catalog = await self._get_catalog()
+        errors: dict[str, str] = {}
+        placeholders = {"refused": _refused_text(catalog)}
+        if user_input is not None:
+            data, errors, placeholders, profile = await self._validate(user_input)
+            new_id = _unique_id(data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID])
+            if new_id != entry.unique_id:
+                await self.async_set_unique_id(new_id)
+                self._abort_if_unique_id_configured()
+            if not errors and profile is not None:
+                options = dict(entry.options)
+                if data[CONF_PROFILE] != entry.data[CONF_PROFILE]:
+                    options.pop(CONF_ENABLED_POINTS, None)  # keys of another profile mean nothing
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=new_id,
+                    title=f"{profile.name} {data[CONF_HOST]}:{data[CONF_PORT]}/{data[CONF_UNIT_ID]}",
+                    data=data,
+                    options=options,
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_modbus_schema(catalog, user_input or dict(entry.data)),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        return EaioOptionsFlow()
+
+
+class EaioOptionsFlow(OptionsFlow):
+    """Polling interval, request coalescing and which points are polled."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        catalog = await async_load_catalog(self.hass)
+        profile = catalog.profiles.get(self.config_entry.data[CONF_PROFILE])
+        if profile is None:
+            return self.async_abort(reason="profile_unavailable")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if not user_input.get(CONF_ENABLED_POINTS):
+                errors[CONF_ENABLED_POINTS] = "no_points"
+            else:
+                return self.async_create_entry(
+                    data={
+                        CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                        CONF_MAX_GAP: int(user_input[CONF_MAX_GAP]),
+                        CONF_ENABLED_POINTS: list(user_input[CONF_ENABLED_POINTS]),
+                    }
+                )
+        current = dict(self.config_entry.options)
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_SCAN_INTERVAL, default=current.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_SCAN_INTERVAL, max=MAX_SCAN_INTERVAL, step=1,
+                        unit_of_measurement="s", mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Required(CONF_MAX_GAP, default=current.get(CONF_MAX_GAP, profile.max_gap)): NumberSelector(
+                    NumberSelectorConfig(min=0, max=100, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Required(
+                    CONF_ENABLED_POINTS,
+                    default=[p.key for p in enabled_points(profile, current)],
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[SelectOptionDict(value=p.key, label=p.name) for p in profile.points],
+                        multiple=True,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

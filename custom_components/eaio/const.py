@@ -1,0 +1,33 @@
+"""Constants for EAIO."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "eaio"
+
+CONF_SOURCE_TYPE: Final = "source_type"
+CONF_UNIT_ID: Final = "unit_id"
+CONF_PROFILE: Final = "profile"
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_ENABLED_POINTS: Final = "enabled_points"
+CONF_MAX_GAP: Final = "max_gap"
+
+SOURCE_MODBUS: Final = "modbus"
+
+DEFAULT_PORT: Final = 502
+DEFAULT_UNIT_ID: Final = 1
+DEFAULT_SCAN_INTERVAL: Final = 10
+MIN_SCAN_INTERVAL: Final = 1
+MAX_SCAN_INTERVAL: Final = 3600
+
+EVENT_DEVICE_STATUS: Final = "eaio_device_status"
+EVENT_POINT_WRITTEN: Final = "eaio_point_written"
+
+SERVICE_READ_POINTS: Final = "read_points"
+SERVICE_WRITE_POINT: Final = "write_point"
+
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_POINTS: Final = "points"
+ATTR_POINT: Final = "point"
+ATTR_VALUE: Final = "value"

@@ -1,0 +1,45 @@
+"""Base class for entities that show one point of a device."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .bms.codec import Value
+from .bms.points import Point
+from .coordinator import ModbusCoordinator
+
+
+class EaioPointEntity(CoordinatorEntity[ModbusCoordinator]):
+    """An entity backed by one profile point."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: ModbusCoordinator, point: Point, description: EntityDescription
+    ) -> None:
+        super().__init__(coordinator)
+        self.point = point
+        self.entity_description = description
+        entry = coordinator.config_entry
+        self._attr_unique_id = f"{entry.unique_id}_{point.key}"
+        self._attr_device_info = coordinator.device_info
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the device is, and when only this point failed."""
+        return super().available and self.point.key in self.coordinator.data.values
+
+    @property
+    def point_value(self) -> Value | None:
+        return self.coordinator.data.values.get(self.point.key)
+
+
+def description_kwargs(point: Point) -> dict[str, object]:
+    """Fields every entity description shares, taken from the profile."""
+    return {
+        "key": point.key,
+        "name": point.name,
+        "icon": point.icon,
+        "entity_registry_enabled_default": point.enabled_by_default,
+    }

@@ -1,0 +1,54 @@
+"""Sensors: read-only numeric and text points."""
+
+from __future__ import annotations
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .bms.points import DataType, Point
+from .coordinator import EaioConfigEntry
+from .entity import EaioPointEntity, description_kwargs
+from .platform_map import Platform, platform_for
+
+# The coordinator does all I/O; entities only read its data.
+PARALLEL_UPDATES = 0
+
+
+def sensor_description(point: Point) -> SensorEntityDescription:
+    """Build the description from the profile (classes were validated when it loaded)."""
+    text = point.data_type is DataType.STRING
+    return SensorEntityDescription(
+        **description_kwargs(point),  # type: ignore[arg-type]
+        device_class=SensorDeviceClass(point.device_class) if point.device_class else None,
+        state_class=SensorStateClass(point.state_class) if point.state_class and not text else None,
+        native_unit_of_measurement=point.unit,
+        suggested_display_precision=point.precision,
+        entity_category=EntityCategory.DIAGNOSTIC if text else None,
+    )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: EaioConfigEntry, async_add_entities: AddEntitiesCallback
+) -> None:
+    coordinator = entry.runtime_data
+    async_add_entities(
+        EaioSensor(coordinator, point, sensor_description(point))
+        for point in coordinator.points
+        if platform_for(point) is Platform.SENSOR
+    )
+
+
+class EaioSensor(EaioPointEntity, SensorEntity):
+    """A read-only point."""
+
+    @property
+    def native_value(self) -> float | int | str | None:
+        value = self.point_value
+        return None if isinstance(value, bool) else value

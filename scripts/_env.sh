@@ -1,0 +1,45 @@
+# Shared by the scripts: find Python 3.13 and keep the project's virtual environment current.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EAIO_VENV:-$ROOT/.venv}"
+
+find_python313() {
+    local candidate
+    for candidate in python3.13 "$(command -v python3 || true)"; do
+        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    if command -v pyenv >/dev/null 2>&1; then
+        for candidate in "$(pyenv root)"/versions/3.13.*/bin/python3.13; do
+            if [ -x "$candidate" ]; then
+                echo "$candidate"
+                return 0
+            fi
+        done
+    fi
+    echo "error: Python 3.13 not found. Home Assistant's test harness needs it." >&2
+    echo "       Install it (e.g. 'pyenv install 3.13') or put python3.13 on PATH." >&2
+    return 1
+}
+
+# ensure_venv REQUIREMENTS_FILE...: create the venv and (re)install when the files change.
+ensure_venv() {
+    local python stamp want
+    if [ ! -x "$VENV/bin/python" ]; then
+        python="$(find_python313)" || return 1
+        echo "Creating virtual environment $VENV with $python"
+        "$python" -m venv "$VENV" || return 1
+    fi
+    stamp="$VENV/.eaio-requirements"
+    want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "Installing $* into $VENV (first run: about two minutes)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip || return 1
+        (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet $(printf -- '-r %s ' "$@")) || return 1
+        echo "$want" > "$stamp"
+    fi
+}

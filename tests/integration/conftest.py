@@ -1,0 +1,37 @@
+"""Home Assistant fixtures: EAIO set up through its config flow against the simulated building."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
+from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+
+@pytest.fixture(autouse=True)
+def _integration(enable_custom_integrations: None, socket_enabled: None) -> None:
+    """Load custom integrations and allow loopback sockets to the simulator."""
+
+
+async def add_device(
+    hass: HomeAssistant, port: int, unit_id: int, profile: str, host: str = "127.0.0.1"
+) -> ConfigEntry:
+    """Go through the user flow like a person would and return the loaded entry."""
+    result: Any = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modbus"})
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_HOST: host, CONF_PORT: port, CONF_UNIT_ID: unit_id, CONF_PROFILE: profile},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    return entry
