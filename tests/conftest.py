@@ -74,8 +74,17 @@ def modbus_sim_factory() -> Iterator[Callable[..., ModbusSim]]:
 def building_sim() -> Iterator[ModbusSim]:
     """One static building for the tests that only read: meter on unit 1, HVAC on unit 2."""
     sim = ModbusSim(
-        ["--static", "--device", "1:three_phase_meter", "--device", "2:hvac_unit",
-         "--device", "3:single_phase_meter", "--device", "4:pv_inverter"]
+        [
+            "--static",
+            "--device",
+            "1:three_phase_meter",
+            "--device",
+            "2:hvac_unit",
+            "--device",
+            "3:single_phase_meter",
+            "--device",
+            "4:pv_inverter",
+        ]
     )
     sim.start()
     yield sim

@@ -35,9 +35,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_load_catalog(hass: HomeAssistant) -> ProfileCatalog:
     """Shipped profiles and the user's point maps, validated, read off the event loop."""
-    return await hass.async_add_executor_job(
-        load_catalog, Path(hass.config.config_dir), check_point
-    )
+    return await hass.async_add_executor_job(load_catalog, Path(hass.config.config_dir), check_point)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
@@ -47,7 +45,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
     profile = catalog.profiles.get(profile_id)
     if profile is None:
         reason = next(
-            (err for source, err in catalog.errors.items() if Path(source).stem == profile_id.removeprefix("user:")),
+            (
+                err
+                for source, err in catalog.errors.items()
+                if Path(source).stem == profile_id.removeprefix("user:")
+            ),
             "the profile file no longer exists",
         )
         raise ConfigEntryError(

@@ -71,7 +71,9 @@ def _modbus_schema(catalog: ProfileCatalog, defaults: dict[str, Any]) -> vol.Sch
             vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, DEFAULT_UNIT_ID)): NumberSelector(
                 NumberSelectorConfig(min=0, max=255, mode=NumberSelectorMode.BOX)
             ),
-            vol.Required(CONF_PROFILE, default=defaults.get(CONF_PROFILE, vol.UNDEFINED)): _profile_selector(catalog),
+            vol.Required(CONF_PROFILE, default=defaults.get(CONF_PROFILE, vol.UNDEFINED)): _profile_selector(
+                catalog
+            ),
         }
     )
 
@@ -146,7 +148,11 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         placeholders = {"refused": _refused_text(catalog)}
         if user_input is not None:
             await self.async_set_unique_id(
-                _unique_id(str(user_input[CONF_HOST]).strip(), int(user_input[CONF_PORT]), int(user_input[CONF_UNIT_ID]))
+                _unique_id(
+                    str(user_input[CONF_HOST]).strip(),
+                    int(user_input[CONF_PORT]),
+                    int(user_input[CONF_UNIT_ID]),
+                )
             )
             self._abort_if_unique_id_configured()
             data, errors, placeholders, profile = await self._validate(user_input)
@@ -225,13 +231,16 @@ class EaioOptionsFlow(OptionsFlow):
                     CONF_SCAN_INTERVAL, default=current.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
                 ): NumberSelector(
                     NumberSelectorConfig(
-                        min=MIN_SCAN_INTERVAL, max=MAX_SCAN_INTERVAL, step=1,
-                        unit_of_measurement="s", mode=NumberSelectorMode.BOX,
+                        min=MIN_SCAN_INTERVAL,
+                        max=MAX_SCAN_INTERVAL,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
                     )
                 ),
-                vol.Required(CONF_MAX_GAP, default=current.get(CONF_MAX_GAP, profile.max_gap)): NumberSelector(
-                    NumberSelectorConfig(min=0, max=100, step=1, mode=NumberSelectorMode.BOX)
-                ),
+                vol.Required(
+                    CONF_MAX_GAP, default=current.get(CONF_MAX_GAP, profile.max_gap)
+                ): NumberSelector(NumberSelectorConfig(min=0, max=100, step=1, mode=NumberSelectorMode.BOX)),
                 vol.Required(
                     CONF_ENABLED_POINTS,
                     default=[p.key for p in enabled_points(profile, current)],

@@ -182,7 +182,11 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
         except WriteRefused as err:
             _LOGGER.warning(
                 "%s: refused write %s=%r (%s), asked by user %s",
-                self.config_entry.title, key, value, err, context.user_id if context else None,
+                self.config_entry.title,
+                key,
+                value,
+                err,
+                context.user_id if context else None,
             )
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -192,8 +196,13 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
         user_id = context.user_id if context else None
         _LOGGER.info(
             "%s: writing %s = %s (requested %r) at %s address %s, asked by user %s",
-            self.config_entry.title, key, checked, value, point.register_type.value,
-            point.address, user_id,
+            self.config_entry.title,
+            key,
+            checked,
+            value,
+            point.register_type.value,
+            point.address,
+            user_id,
         )
         try:
             await self.client.write(point, checked)
@@ -214,7 +223,31 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
             },
             context=context,
         )
-        await self.async_request_refresh()
+        await self._async_read_back(point, checked)
+
+    async def _async_read_back(self, point: Point, written: float | int | bool) -> None:
+        """Confirm a write by reading the point again, so the entity shows what the device holds."""
+        try:
+            result = await self.client.read(plan_reads([point]))
+        except DeviceUnreachable:
+            await self.async_request_refresh()
+            return
+        if point.key not in result.values:
+            return
+        value = result.values[point.key]
+        if isinstance(value, (int, float)) and abs(float(value) - float(written)) > (point.step or 1e-6) / 2:
+            # Devices clamp or round on their own; say so rather than show the requested value.
+            _LOGGER.warning(
+                "%s: wrote %s = %s but the device now holds %s",
+                self.config_entry.title,
+                point.key,
+                written,
+                value,
+            )
+        if self.data is not None:
+            values = {**self.data.values, point.key: value}
+            errors = {k: v for k, v in self.data.errors.items() if k != point.key}
+            self.async_set_updated_data(DeviceData(values, errors, self.data.requests))
 
 
 def connection_summary(entry: ConfigEntry) -> str:

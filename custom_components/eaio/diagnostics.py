@@ -13,9 +13,7 @@ from .coordinator import EaioConfigEntry
 TO_REDACT = {CONF_HOST, "unique_id", "title"}
 
 
-async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: EaioConfigEntry
-) -> dict[str, Any]:
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: EaioConfigEntry) -> dict[str, Any]:
     coordinator = entry.runtime_data
     data = coordinator.data
     return async_redact_data(
@@ -34,8 +32,12 @@ async def async_get_config_entry_diagnostics(
                 "polled_points": [p.key for p in coordinator.points],
             },
             "plan": [
-                {"table": b.register_type.value, "start": b.start, "count": b.count,
-                 "points": [p.key for p in b.points]}
+                {
+                    "table": b.register_type.value,
+                    "start": b.start,
+                    "count": b.count,
+                    "points": [p.key for p in b.points],
+                }
                 for b in coordinator.plan
             ],
             "last_poll": {
@@ -47,9 +49,7 @@ async def async_get_config_entry_diagnostics(
             "client": {
                 "connected": coordinator.client.connected,
                 # Error texts name the host; redact it there too.
-                "last_error": (coordinator.client.last_error or "").replace(
-                    entry.data[CONF_HOST], REDACTED
-                )
+                "last_error": (coordinator.client.last_error or "").replace(entry.data[CONF_HOST], REDACTED)
                 or None,
             },
         },

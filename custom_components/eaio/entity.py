@@ -15,9 +15,7 @@ class EaioPointEntity(CoordinatorEntity[ModbusCoordinator]):
 
     _attr_has_entity_name = True
 
-    def __init__(
-        self, coordinator: ModbusCoordinator, point: Point, description: EntityDescription
-    ) -> None:
+    def __init__(self, coordinator: ModbusCoordinator, point: Point, description: EntityDescription) -> None:
         super().__init__(coordinator)
         self.point = point
         self.entity_description = description

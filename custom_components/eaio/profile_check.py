@@ -17,7 +17,9 @@ def check_point(point: Point) -> str | None:
     if platform is Platform.SENSOR:
         return _check_sensor(point)
     if platform is Platform.BINARY_SENSOR:
-        if point.device_class is not None and point.device_class not in {c.value for c in BinarySensorDeviceClass}:
+        if point.device_class is not None and point.device_class not in {
+            c.value for c in BinarySensorDeviceClass
+        }:
             return f"unknown binary sensor device class '{point.device_class}'"
         return None
     if (

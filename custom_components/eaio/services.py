@@ -69,7 +69,10 @@ async def _write_point(call: ServiceCall) -> None:
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register EAIO's services."""
     hass.services.async_register(
-        DOMAIN, SERVICE_READ_POINTS, _read_points, schema=READ_SCHEMA,
+        DOMAIN,
+        SERVICE_READ_POINTS,
+        _read_points,
+        schema=READ_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(DOMAIN, SERVICE_WRITE_POINT, _write_point, schema=WRITE_SCHEMA)

@@ -35,14 +35,18 @@ async def test_coalesced_reads_decode_the_same_as_one_request_per_point(
     # And they are the values the simulated building serves.
     expected = BuildingModel(static=True).values(0)
     for point in profile.points:
-        assert coalesced.values[point.key] == pytest.approx(expected[point.key], abs=point.scale / 2 + 1e-3), point.key
+        assert coalesced.values[point.key] == pytest.approx(
+            expected[point.key], abs=point.scale / 2 + 1e-3
+        ), point.key
 
 
 async def test_exception_for_one_block_loses_only_its_points(
     modbus_sim_factory: Callable[..., ModbusSim],
 ) -> None:
     # Address 60 sits inside a bridged gap; 72 is import_energy itself.
-    sim = modbus_sim_factory("--static", "--device", "1:three_phase_meter", "--hole", "input:60", "--hole", "input:72")
+    sim = modbus_sim_factory(
+        "--static", "--device", "1:three_phase_meter", "--hole", "input:60", "--hole", "input:72"
+    )
     profile = CATALOG.profiles["three_phase_meter"]
     client = ModbusDeviceClient("127.0.0.1", sim.port, 1)
     try:
@@ -96,7 +100,9 @@ async def test_writes_reach_the_device(modbus_sim_factory: Callable[..., ModbusS
     profile = CATALOG.profiles["hvac_unit"]
     client = ModbusDeviceClient("127.0.0.1", sim.port, 2)
     try:
-        await client.write(profile.by_key["cooling_setpoint"], check_write(profile.by_key["cooling_setpoint"], 22.5))
+        await client.write(
+            profile.by_key["cooling_setpoint"], check_write(profile.by_key["cooling_setpoint"], 22.5)
+        )
         await client.write(profile.by_key["unit_enable"], check_write(profile.by_key["unit_enable"], "off"))
         result = await client.read(plan_reads(profile.points))
         assert result.values["cooling_setpoint"] == 22.5

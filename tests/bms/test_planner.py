@@ -12,7 +12,9 @@ from custom_components.eaio.bms.planner import (
 from custom_components.eaio.bms.points import DataType, Point, RegisterType
 
 
-def _reg(key: str, address: int, data_type: DataType = DataType.UINT16, table: RegisterType = RegisterType.HOLDING) -> Point:
+def _reg(
+    key: str, address: int, data_type: DataType = DataType.UINT16, table: RegisterType = RegisterType.HOLDING
+) -> Point:
     return Point(key, key, table, address, data_type)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,9 @@ async def add_device(
     hass: HomeAssistant, port: int, unit_id: int, profile: str, host: str = "127.0.0.1"
 ) -> ConfigEntry:
     """Go through the user flow like a person would and return the loaded entry."""
-    result: Any = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result: Any = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modbus"})
     assert result["type"] is FlowResultType.FORM
@@ -35,3 +38,12 @@ async def add_device(
     await hass.async_block_till_done()
     entry: ConfigEntry = result["result"]
     return entry
+
+
+def entity_ids(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, str]:
+    """Point key -> entity id of a device's entities."""
+    registry = er.async_get(hass)
+    return {
+        e.unique_id.removeprefix(f"{entry.unique_id}_"): e.entity_id
+        for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+    }

@@ -5,14 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from custom_components.eaio.const import (
-    CONF_ENABLED_POINTS,
-    CONF_MAX_GAP,
-    CONF_PROFILE,
-    CONF_SCAN_INTERVAL,
-    CONF_UNIT_ID,
-    DOMAIN,
-)
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -22,6 +14,14 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 import voluptuous as vol
 
+from custom_components.eaio.const import (
+    CONF_ENABLED_POINTS,
+    CONF_MAX_GAP,
+    CONF_PROFILE,
+    CONF_SCAN_INTERVAL,
+    CONF_UNIT_ID,
+    DOMAIN,
+)
 from tests.conftest import ModbusSim
 
 from .conftest import add_device
@@ -58,7 +58,12 @@ async def test_cannot_connect_then_fixed(hass: HomeAssistant, building_sim: Modb
     assert result["errors"] == {"base": "cannot_connect"}
     result = await hass.config_entries.flow.async_configure(
         form["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: building_sim.port, CONF_UNIT_ID: 3, CONF_PROFILE: "single_phase_meter"},
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: building_sim.port,
+            CONF_UNIT_ID: 3,
+            CONF_PROFILE: "single_phase_meter",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -68,7 +73,12 @@ async def test_device_refusing_every_register(hass: HomeAssistant, building_sim:
     form = await _modbus_form(hass)
     result = await hass.config_entries.flow.async_configure(
         form["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: building_sim.port, CONF_UNIT_ID: 3, CONF_PROFILE: "three_phase_meter"},
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: building_sim.port,
+            CONF_UNIT_ID: 3,
+            CONF_PROFILE: "three_phase_meter",
+        },
     )
     assert result["errors"] == {"base": "no_points_answered"}
 
@@ -88,8 +98,9 @@ async def test_invalid_user_point_map_is_listed_not_offered(
     folder = hass.config.path("eaio", "profiles")
     await hass.async_add_executor_job(_write_maps, folder)
     form = await _modbus_form(hass)
-    assert "eaio/profiles/bad.yaml: point 'temp': unit 'W' does not fit device class 'temperature'" in (
-        form["description_placeholders"]["refused"]
+    assert (
+        "eaio/profiles/bad.yaml: point 'temp': unit 'W' does not fit device class 'temperature'"
+        in (form["description_placeholders"]["refused"])
     )
     offered = [o["value"] for o in form["data_schema"].schema[CONF_PROFILE].config["options"]]
     assert "user:good" in offered and "user:bad" not in offered
@@ -125,7 +136,12 @@ async def test_already_configured(hass: HomeAssistant, building_sim: ModbusSim) 
     form = await _modbus_form(hass)
     result = await hass.config_entries.flow.async_configure(
         form["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: building_sim.port, CONF_UNIT_ID: 1, CONF_PROFILE: "three_phase_meter"},
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: building_sim.port,
+            CONF_UNIT_ID: 1,
+            CONF_PROFILE: "three_phase_meter",
+        },
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"

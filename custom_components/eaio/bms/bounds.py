@@ -41,7 +41,9 @@ def check_write(point: Point, value: object) -> float | int | bool:
             "not_a_number", f"{point.key} takes a number, got {value!r}", point=point.key, value=str(value)
         ) from None
     if not math.isfinite(number):
-        raise WriteRefused("not_a_number", f"{point.key} takes a finite number", point=point.key, value=str(value))
+        raise WriteRefused(
+            "not_a_number", f"{point.key} takes a finite number", point=point.key, value=str(value)
+        )
     # Profiles refuse writable registers without bounds, so both are set here.
     low = point.minimum if point.minimum is not None else -math.inf
     high = point.maximum if point.maximum is not None else math.inf

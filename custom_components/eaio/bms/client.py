@@ -188,8 +188,15 @@ class ModbusDeviceClient:
                 raw = await self.read_block(block)
             except ExceptionResponse as err:
                 if len(block.points) > 1:
-                    _LOGGER.debug("%s:%s refused %s@%s+%s (%s); splitting", self.host,
-                                  self.port, block.register_type, block.start, block.count, err)
+                    _LOGGER.debug(
+                        "%s:%s refused %s@%s+%s (%s); splitting",
+                        self.host,
+                        self.port,
+                        block.register_type,
+                        block.start,
+                        block.count,
+                        err,
+                    )
                     pending[0:0] = split_block(block)
                     continue
                 result.plan.append(block)

@@ -55,9 +55,7 @@ def _scaled(point: Point, raw: float) -> float | int:
 def decode_registers(point: Point, registers: list[int]) -> Value:
     """Decode the registers read for ``point`` (exactly ``point.register_count`` words)."""
     if len(registers) != point.register_count:
-        raise ValueError(
-            f"{point.key}: expected {point.register_count} registers, got {len(registers)}"
-        )
+        raise ValueError(f"{point.key}: expected {point.register_count} registers, got {len(registers)}")
     raw = _registers_to_bytes(point, registers)
     if point.data_type is DataType.STRING:
         return raw.split(b"\x00", 1)[0].decode("ascii", errors="replace").strip()
@@ -92,7 +90,5 @@ def encode_value(point: Point, value: float | int | bool) -> list[int]:
     try:
         packed = struct.pack(fmt, raw)
     except struct.error as err:
-        raise EncodeError(
-            f"{point.key}: {value} does not fit {point.data_type.value}"
-        ) from err
+        raise EncodeError(f"{point.key}: {value} does not fit {point.data_type.value}") from err
     return _bytes_to_registers(point, packed)

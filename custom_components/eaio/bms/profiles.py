@@ -114,9 +114,7 @@ def _parse_point(raw: Any, index: int, source: str, check: PointCheck | None) ->
     if not isinstance(writable, bool):
         raise ProfileError(source, "writable must be true or false", key)
     if writable and not register.is_writable_table:
-        raise ProfileError(
-            source, f"{register.value} registers are read-only; writable must be false", key
-        )
+        raise ProfileError(source, f"{register.value} registers are read-only; writable must be false", key)
     if writable and data_type is DataType.STRING:
         raise ProfileError(source, "string points cannot be writable", key)
     minimum = _number(raw.get("min"), "min", source, key)
@@ -214,9 +212,7 @@ def _check_overlaps(points: Iterable[Point], source: str) -> None:
                 )
 
 
-def load_profile_file(
-    path: Path, *, user: bool = False, check: PointCheck | None = None
-) -> Profile:
+def load_profile_file(path: Path, *, user: bool = False, check: PointCheck | None = None) -> Profile:
     """Read and validate one profile file (blocking I/O: run it in an executor)."""
     source = path.name if not user else str(USER_SUBDIR / path.name)
     try:
