@@ -91,7 +91,6 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
             name=entry.title,
             manufacturer=self.profile.manufacturer,
             model=self.profile.model or self.profile.name,
-            configuration_url=None,
         )
 
     async def _async_update_data(self) -> DeviceData:
