@@ -26,9 +26,18 @@ find_python313() {
     return 1
 }
 
-# ensure_venv REQUIREMENTS_FILE...: create the venv and (re)install when the files change.
+ADDON_VENV="${EAIO_ADDON_VENV:-$ROOT/.venv-addon}"
+
+# ensure_venv REQUIREMENTS_FILE...: the Home Assistant side's venv ($VENV).
 ensure_venv() {
-    local python stamp want
+    ensure_venv_at "$VENV" "$@"
+}
+
+# ensure_venv_at DIR REQUIREMENTS_FILE...: create the venv and (re)install when the files change.
+# The add-on gets its own venv: its dependencies conflict with Home Assistant's pins.
+ensure_venv_at() {
+    local VENV="$1" python stamp want
+    shift
     if [ ! -x "$VENV/bin/python" ]; then
         python="$(find_python313)" || return 1
         echo "Creating virtual environment $VENV with $python"

@@ -1,0 +1,1 @@
+"""EAIO add-on: engine, agents, local LLM and MCP servers."""
