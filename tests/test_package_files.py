@@ -40,7 +40,9 @@ def test_hacs_and_brand() -> None:
 def test_every_raised_translation_key_exists() -> None:
     exceptions = _translations()["exceptions"]
     assert isinstance(exceptions, dict)
-    raised = set(re.findall(r'translation_key="([a-z_]+)"', "".join(p.read_text() for p in PACKAGE.glob("*.py"))))
+    raised = set(
+        re.findall(r'translation_key="([a-z_]+)"', "".join(p.read_text() for p in PACKAGE.glob("*.py")))
+    )
     raised |= {"write_" + r for r in _refusal_reasons()}
     assert raised - set(exceptions) == set()
 

@@ -13,7 +13,8 @@ from homeassistant.helpers.typing import ConfigType
 from .bms.client import ModbusDeviceClient
 from .bms.profiles import ProfileCatalog, load_catalog
 from .const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
-from .coordinator import EaioConfigEntry, ModbusCoordinator
+from .coordinator import EaioConfigEntry, EaioCoordinator
+from .modbus_coordinator import ModbusCoordinator
 from .profile_check import check_point
 from .services import async_setup_services
 
@@ -72,11 +73,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
 
 
 def _remove_unpolled_entities(
-    hass: HomeAssistant, entry: EaioConfigEntry, coordinator: ModbusCoordinator
+    hass: HomeAssistant, entry: EaioConfigEntry, coordinator: EaioCoordinator
 ) -> None:
     """Points the user turned off in the options are neither polled nor kept as entities."""
     registry = er.async_get(hass)
-    polled = {f"{entry.unique_id}_{p.key}" for p in coordinator.points}
+    polled = {f"{entry.unique_id}_{p.key}" for p in coordinator.specs}
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
         if entity.unique_id not in polled:
             registry.async_remove(entity.entity_id)
@@ -90,5 +91,5 @@ async def async_unload_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> boo
     """Unload a device and close its connection."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.client.close()
+        await entry.runtime_data.async_close()
     return unloaded

@@ -7,12 +7,12 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
-from .platform_map import Platform, platform_for
 
 PARALLEL_UPDATES = 0
 
@@ -30,8 +30,8 @@ async def async_setup_entry(
                 device_class=BinarySensorDeviceClass(point.device_class) if point.device_class else None,
             ),
         )
-        for point in coordinator.points
-        if platform_for(point) is Platform.BINARY_SENSOR
+        for point in coordinator.specs
+        if point.platform is Platform.BINARY_SENSOR
     )
 
 

@@ -43,7 +43,7 @@ from .const import (
     MIN_SCAN_INTERVAL,
     SOURCE_MODBUS,
 )
-from .coordinator import enabled_points
+from .modbus_coordinator import enabled_points
 
 # Source types offered by the first step; BACnet/IP and MQTT join this list next.
 SOURCE_TYPES = [SOURCE_MODBUS]

@@ -1,87 +1,51 @@
-"""One coordinator per device: polls the planned blocks and owns the bounded write path."""
+"""The coordinator base every device shares: status events, error reporting and the write path."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import Context
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .bms.bounds import WriteRefused, check_write
-from .bms.client import DeviceUnreachable, ExceptionResponse, ModbusDeviceClient
-from .bms.codec import EncodeError, Value
-from .bms.planner import ReadBlock, plan_reads
-from .bms.points import Point
-from .bms.profiles import Profile
-from .const import (
-    CONF_ENABLED_POINTS,
-    CONF_MAX_GAP,
-    CONF_SCAN_INTERVAL,
-    CONF_UNIT_ID,
-    DEFAULT_SCAN_INTERVAL,
-    DOMAIN,
-    EVENT_DEVICE_STATUS,
-    EVENT_POINT_WRITTEN,
-)
+from .bms.bounds import WriteRefused
+from .bms.codec import Value
+from .const import DOMAIN, EVENT_DEVICE_STATUS, EVENT_POINT_WRITTEN
+from .entity_spec import EntitySpec
 
 _LOGGER = logging.getLogger(__name__)
 
-type EaioConfigEntry = ConfigEntry[ModbusCoordinator]
+type EaioConfigEntry = ConfigEntry[EaioCoordinator]
 
 
 @dataclass(slots=True)
 class DeviceData:
-    """What one poll produced."""
+    """The latest values of a device's points and the points that failed."""
 
     values: dict[str, Value] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     requests: int = 0
 
 
-def enabled_points(profile: Profile, options: dict[str, Any]) -> list[Point]:
-    """The points the user chose to poll (all points enabled by default when unset)."""
-    keys = options.get(CONF_ENABLED_POINTS)
-    if keys is None:
-        return [p for p in profile.points if p.enabled_by_default]
-    wanted = set(keys)
-    return [p for p in profile.points if p.key in wanted]
+class WriteFailed(Exception):
+    """The device did not take a write that passed the bounds."""
 
 
-class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
-    """Polls one Modbus TCP device."""
+class EaioCoordinator(DataUpdateCoordinator[DeviceData]):
+    """One device. Subclasses do the protocol I/O; this class does what all devices share."""
 
     config_entry: EaioConfigEntry
+    specs: list[EntitySpec]
+    manufacturer: str | None = None
+    model: str | None = None
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: EaioConfigEntry,
-        client: ModbusDeviceClient,
-        profile: Profile,
-    ) -> None:
-        options = dict(entry.options)
-        super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} {entry.title}",
-            update_interval=timedelta(seconds=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)),
-        )
-        self.client = client
-        self.profile = profile
-        self.points = enabled_points(profile, options)
-        self.max_gap: int = options.get(CONF_MAX_GAP, profile.max_gap)
-        self.plan: list[ReadBlock] = plan_reads(self.points, self.max_gap)
-        self._online: bool | None = None
-        self._reported_errors: dict[str, str] = {}
+    _online: bool | None = None
+    _reported_errors: dict[str, str]
 
     @property
     def device_info(self) -> DeviceInfo:
@@ -89,124 +53,117 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
         return DeviceInfo(
             identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
             name=entry.title,
-            manufacturer=self.profile.manufacturer,
-            model=self.profile.model or self.profile.name,
+            manufacturer=self.manufacturer,
+            model=self.model,
         )
 
-    async def _async_update_data(self) -> DeviceData:
-        try:
-            result = await self.client.read(self.plan)
-        except DeviceUnreachable as err:
-            self._set_online(False, str(err))
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="device_unreachable",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        self.plan = result.plan
-        self._report_point_errors(result.errors)
-        if result.values or not result.errors:
-            self._set_online(True, "answered")
-        else:
-            self._set_online(False, "every point answered an exception")
-        return DeviceData(result.values, result.errors, result.requests)
+    def spec(self, key: str) -> EntitySpec:
+        """A point of this device, or a translated validation error."""
+        for spec in self.specs:
+            if spec.key == key:
+                return spec
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_point",
+            translation_placeholders={"point": key, "device": self.config_entry.title},
+        )
 
-    def _report_point_errors(self, errors: dict[str, str]) -> None:
-        # Log a point's error when it starts or changes, not on every poll.
+    def report_point_errors(self, errors: dict[str, str]) -> None:
+        """Log a point's error when it starts or changes, not on every poll."""
+        reported = getattr(self, "_reported_errors", {})
         for key, error in errors.items():
-            if self._reported_errors.get(key) != error:
+            if reported.get(key) != error:
                 _LOGGER.warning("%s: point %s failed: %s", self.config_entry.title, key, error)
-        for key in set(self._reported_errors) - set(errors):
+        for key in set(reported) - set(errors):
             _LOGGER.info("%s: point %s answers again", self.config_entry.title, key)
         self._reported_errors = dict(errors)
 
-    def _set_online(self, online: bool, reason: str) -> None:
+    def set_online(self, online: bool, reason: str) -> None:
+        """Fire eaio_device_status when the device goes away or comes back."""
         previous, self._online = self._online, online
-        if previous is None and online:
-            return
-        if previous == online:
+        if previous == online or (previous is None and online):
             return
         if online:
             _LOGGER.info("%s is available again", self.config_entry.title)
         else:
             _LOGGER.warning("%s is unavailable: %s", self.config_entry.title, reason)
+        entry = self.config_entry
         device = dr.async_get(self.hass).async_get_device(
-            identifiers={(DOMAIN, self.config_entry.unique_id or self.config_entry.entry_id)}
+            identifiers={(DOMAIN, entry.unique_id or entry.entry_id)}
         )
         self.hass.bus.async_fire(
             EVENT_DEVICE_STATUS,
             {
-                "config_entry_id": self.config_entry.entry_id,
+                "config_entry_id": entry.entry_id,
                 "device_id": device.id if device else None,
-                "name": self.config_entry.title,
+                "name": entry.title,
                 "available": online,
                 "reason": reason,
             },
         )
 
-    def point(self, key: str) -> Point:
-        """A point of this device's profile, or a translated validation error."""
-        point = self.profile.by_key.get(key)
-        if point is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_point",
-                translation_placeholders={"point": key, "device": self.config_entry.title},
-            )
-        return point
+    # Protocol-specific parts -------------------------------------------------------------
+
+    async def async_close(self) -> None:
+        """Release the connection when the entry unloads."""
+
+    def point_location(self, key: str) -> str:
+        """Where on the device a point lives, for the audit log (" at holding address 0")."""
+        return ""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Protocol-specific diagnostics (addresses are redacted by the caller)."""
+        return {}
 
     async def async_read(self, keys: list[str] | None) -> dict[str, Any]:
-        """Read points live (not from the last poll) in as few requests as possible."""
-        points = [self.point(k) for k in keys] if keys else self.points
-        try:
-            result = await self.client.read(plan_reads(points, self.max_gap))
-        except DeviceUnreachable as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="device_unreachable",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        return {
-            "values": result.values,
-            "errors": result.errors,
-            "units": {p.key: p.unit for p in points if p.unit},
-            "requests": result.requests,
-        }
+        """Read points live; subclasses that can read on demand override this."""
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="read_not_supported",
+            translation_placeholders={"device": self.config_entry.title},
+        )
+
+    def check_write(self, key: str, value: Any) -> float | int | bool | str:
+        """Return the value to send, or raise WriteRefused (bounds from the device's profile)."""
+        raise WriteRefused("read_only", f"{key} is read-only", point=key)
+
+    async def async_write_device(self, key: str, value: float | int | bool | str) -> None:
+        """Send a checked value; raise WriteFailed when the device does not take it."""
+        raise WriteFailed("this device takes no writes")
+
+    async def async_read_back(self, key: str, written: float | int | bool | str) -> None:
+        """Show what the device holds after a write (default: the next poll shows it)."""
+        await self.async_request_refresh()
+
+    # The one write path ------------------------------------------------------------------
 
     async def async_write(self, key: str, value: Any, context: Context | None) -> None:
-        """The one write path: bounds from the profile, an audit log line and event, then I/O."""
-        point = self.point(key)
+        """Bounds, an audit log line and event, then the device I/O and a read-back."""
+        self.spec(key)
+        user_id = context.user_id if context else None
+        title = self.config_entry.title
         try:
-            checked = check_write(point, value)
+            checked = self.check_write(key, value)
         except WriteRefused as err:
-            _LOGGER.warning(
-                "%s: refused write %s=%r (%s), asked by user %s",
-                self.config_entry.title,
-                key,
-                value,
-                err,
-                context.user_id if context else None,
-            )
+            _LOGGER.warning("%s: refused write %s=%r (%s), asked by user %s", title, key, value, err, user_id)
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key=f"write_{err.reason}",
                 translation_placeholders=err.placeholders,
             ) from err
-        user_id = context.user_id if context else None
         _LOGGER.info(
-            "%s: writing %s = %s (requested %r) at %s address %s, asked by user %s",
-            self.config_entry.title,
+            "%s: writing %s = %s (requested %r)%s, asked by user %s",
+            title,
             key,
             checked,
             value,
-            point.register_type.value,
-            point.address,
+            self.point_location(key),
             user_id,
         )
         try:
-            await self.client.write(point, checked)
-        except (DeviceUnreachable, ExceptionResponse, EncodeError) as err:
-            _LOGGER.error("%s: write %s = %s failed: %s", self.config_entry.title, key, checked, err)
+            await self.async_write_device(key, checked)
+        except WriteFailed as err:
+            _LOGGER.error("%s: write %s = %s failed: %s", title, key, checked, err)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="write_failed",
@@ -222,33 +179,11 @@ class ModbusCoordinator(DataUpdateCoordinator[DeviceData]):
             },
             context=context,
         )
-        await self._async_read_back(point, checked)
+        await self.async_read_back(key, checked)
 
-    async def _async_read_back(self, point: Point, written: float | int | bool) -> None:
-        """Confirm a write by reading the point again, so the entity shows what the device holds."""
-        try:
-            result = await self.client.read(plan_reads([point]))
-        except DeviceUnreachable:
-            await self.async_request_refresh()
+    def merge_values(self, values: dict[str, Value]) -> None:
+        """Push values that arrived outside a poll (a read-back, a notification) to the entities."""
+        if self.data is None:
             return
-        if point.key not in result.values:
-            return
-        value = result.values[point.key]
-        if isinstance(value, (int, float)) and abs(float(value) - float(written)) > (point.step or 1e-6) / 2:
-            # Devices clamp or round on their own; say so rather than show the requested value.
-            _LOGGER.warning(
-                "%s: wrote %s = %s but the device now holds %s",
-                self.config_entry.title,
-                point.key,
-                written,
-                value,
-            )
-        if self.data is not None:
-            values = {**self.data.values, point.key: value}
-            errors = {k: v for k, v in self.data.errors.items() if k != point.key}
-            self.async_set_updated_data(DeviceData(values, errors, self.data.requests))
-
-
-def connection_summary(entry: ConfigEntry) -> str:
-    """host:port/unit for titles and logs."""
-    return f"{entry.data[CONF_HOST]}:{entry.data[CONF_PORT]}/{entry.data[CONF_UNIT_ID]}"
+        errors = {k: v for k, v in self.data.errors.items() if k not in values}
+        self.async_set_updated_data(DeviceData({**self.data.values, **values}, errors, self.data.requests))

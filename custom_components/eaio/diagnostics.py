@@ -1,7 +1,8 @@
-"""Diagnostics: configuration, the read plan and the last poll, with addresses redacted."""
+"""Diagnostics: configuration, what the device answered last, and how it is read; addresses redacted."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
@@ -16,42 +17,24 @@ TO_REDACT = {CONF_HOST, "unique_id", "title"}
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: EaioConfigEntry) -> dict[str, Any]:
     coordinator = entry.runtime_data
     data = coordinator.data
-    return async_redact_data(
-        {
-            "entry": {
-                "title": entry.title,
-                "unique_id": entry.unique_id,
-                "data": dict(entry.data),
-                "options": dict(entry.options),
-            },
-            "profile": {
-                "id": coordinator.profile.profile_id,
-                "name": coordinator.profile.name,
-                "source": coordinator.profile.source,
-                "points": len(coordinator.profile.points),
-                "polled_points": [p.key for p in coordinator.points],
-            },
-            "plan": [
-                {
-                    "table": b.register_type.value,
-                    "start": b.start,
-                    "count": b.count,
-                    "points": [p.key for p in b.points],
-                }
-                for b in coordinator.plan
-            ],
-            "last_poll": {
-                "success": coordinator.last_update_success,
-                "requests": data.requests if data else None,
-                "values": data.values if data else None,
-                "errors": data.errors if data else None,
-            },
-            "client": {
-                "connected": coordinator.client.connected,
-                # Error texts name the host; redact it there too.
-                "last_error": (coordinator.client.last_error or "").replace(entry.data[CONF_HOST], REDACTED)
-                or None,
-            },
+    report = {
+        "entry": {
+            "title": entry.title,
+            "unique_id": entry.unique_id,
+            "data": dict(entry.data),
+            "options": dict(entry.options),
         },
-        TO_REDACT,
-    )
+        "last_poll": {
+            "success": coordinator.last_update_success,
+            "requests": data.requests if data else None,
+            "values": data.values if data else None,
+            "errors": data.errors if data else None,
+        },
+        **coordinator.diagnostics(),
+    }
+    redacted: dict[str, Any] = async_redact_data(report, TO_REDACT)
+    host = entry.data.get(CONF_HOST)
+    if host:
+        # Error texts name the host too; redact it wherever it appears.
+        redacted = json.loads(json.dumps(redacted).replace(json.dumps(host)[1:-1], REDACTED))
+    return redacted

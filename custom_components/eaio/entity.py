@@ -6,16 +6,18 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .bms.codec import Value
-from .bms.points import Point
-from .coordinator import ModbusCoordinator
+from .coordinator import EaioCoordinator
+from .entity_spec import EntitySpec
 
 
-class EaioPointEntity(CoordinatorEntity[ModbusCoordinator]):
-    """An entity backed by one profile point."""
+class EaioPointEntity(CoordinatorEntity[EaioCoordinator]):
+    """An entity backed by one point of a device."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: ModbusCoordinator, point: Point, description: EntityDescription) -> None:
+    def __init__(
+        self, coordinator: EaioCoordinator, point: EntitySpec, description: EntityDescription
+    ) -> None:
         super().__init__(coordinator)
         self.point = point
         self.entity_description = description
@@ -33,7 +35,7 @@ class EaioPointEntity(CoordinatorEntity[ModbusCoordinator]):
         return self.coordinator.data.values.get(self.point.key)
 
 
-def description_kwargs(point: Point) -> dict[str, object]:
+def description_kwargs(point: EntitySpec) -> dict[str, object]:
     """Fields every entity description shares, taken from the profile."""
     return {
         "key": point.key,

@@ -8,19 +8,19 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .bms.points import Point
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
-from .platform_map import Platform, platform_for
+from .entity_spec import EntitySpec
 
 # One write at a time per device.
 PARALLEL_UPDATES = 1
 
 
-def number_description(point: Point) -> NumberEntityDescription:
+def number_description(point: EntitySpec) -> NumberEntityDescription:
     return NumberEntityDescription(
         **description_kwargs(point),  # type: ignore[arg-type]
         device_class=NumberDeviceClass(point.device_class) if point.device_class else None,
@@ -38,8 +38,8 @@ async def async_setup_entry(
     coordinator = entry.runtime_data
     async_add_entities(
         EaioNumber(coordinator, point, number_description(point))
-        for point in coordinator.points
-        if platform_for(point) is Platform.NUMBER
+        for point in coordinator.specs
+        if point.platform is Platform.NUMBER
     )
 
 

@@ -8,22 +8,21 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .bms.points import DataType, Point
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
-from .platform_map import Platform, platform_for
+from .entity_spec import EntitySpec
 
 # The coordinator does all I/O; entities only read its data.
 PARALLEL_UPDATES = 0
 
 
-def sensor_description(point: Point) -> SensorEntityDescription:
+def sensor_description(point: EntitySpec) -> SensorEntityDescription:
     """Build the description from the profile (classes were validated when it loaded)."""
-    text = point.data_type is DataType.STRING
+    text = point.text
     return SensorEntityDescription(
         **description_kwargs(point),  # type: ignore[arg-type]
         device_class=SensorDeviceClass(point.device_class) if point.device_class else None,
@@ -40,8 +39,8 @@ async def async_setup_entry(
     coordinator = entry.runtime_data
     async_add_entities(
         EaioSensor(coordinator, point, sensor_description(point))
-        for point in coordinator.points
-        if platform_for(point) is Platform.SENSOR
+        for point in coordinator.specs
+        if point.platform is Platform.SENSOR
     )
 
 

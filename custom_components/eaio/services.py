@@ -19,7 +19,7 @@ from .const import (
     SERVICE_READ_POINTS,
     SERVICE_WRITE_POINT,
 )
-from .coordinator import ModbusCoordinator
+from .coordinator import EaioCoordinator
 
 READ_SCHEMA = vol.Schema(
     {
@@ -36,7 +36,7 @@ WRITE_SCHEMA = vol.Schema(
 )
 
 
-def _coordinator(hass: HomeAssistant, entry_id: str) -> ModbusCoordinator:
+def _coordinator(hass: HomeAssistant, entry_id: str) -> EaioCoordinator:
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise ServiceValidationError(
@@ -50,7 +50,7 @@ def _coordinator(hass: HomeAssistant, entry_id: str) -> ModbusCoordinator:
             translation_key="entry_not_loaded",
             translation_placeholders={"name": entry.title},
         )
-    coordinator: ModbusCoordinator = entry.runtime_data
+    coordinator: EaioCoordinator = entry.runtime_data
     return coordinator
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
-from .platform_map import Platform, platform_for
 
 PARALLEL_UPDATES = 1
 
@@ -21,8 +21,8 @@ async def async_setup_entry(
     coordinator = entry.runtime_data
     async_add_entities(
         EaioSwitch(coordinator, point, SwitchEntityDescription(**description_kwargs(point)))  # type: ignore[arg-type]
-        for point in coordinator.points
-        if platform_for(point) is Platform.SWITCH
+        for point in coordinator.specs
+        if point.platform is Platform.SWITCH
     )
 
 

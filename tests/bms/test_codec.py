@@ -48,8 +48,11 @@ def test_scale_offset_and_precision() -> None:
     point = _point(DataType.INT16, Order.BIG, Order.BIG, scale=0.1, offset=-40.0)
     assert decode_registers(point, [652]) == pytest.approx(25.2)
     assert encode_value(point, 25.2) == [652]
-    rounded = _point(DataType.UINT16, Order.BIG, Order.BIG, scale=0.01, precision=1)
-    assert decode_registers(rounded, [12345]) == 123.5
+    # Display precision is Home Assistant's business: decoding keeps every digit.
+    hundredths = _point(DataType.UINT16, Order.BIG, Order.BIG, scale=0.01, precision=1)
+    assert decode_registers(hundredths, [12345]) == 123.45
+    exact = _point(DataType.FLOAT64, Order.BIG, Order.BIG)
+    assert decode_registers(exact, reference_encode(exact, 123456789.123456789)) == 123456789.123456789
 
 
 def test_string_and_bool() -> None:
@@ -74,3 +77,11 @@ def test_encode_refuses_what_does_not_fit() -> None:
         encode_value(_point(DataType.INT16, Order.BIG, Order.BIG), 40000)
     with pytest.raises(EncodeError, match="cannot be written"):
         encode_value(_point(DataType.STRING, Order.BIG, Order.BIG, length=2), 1)
+
+
+def test_float32_reads_as_its_shortest_decimal_without_loss() -> None:
+    point = _point(DataType.FLOAT32, Order.BIG, Order.BIG)
+    registers = reference_encode(point, 230.1)
+    value = decode_registers(point, registers)
+    assert value == 230.1  # not 230.10000610351562
+    assert encode_value(point, value) == registers  # the very same float32

@@ -42,14 +42,26 @@ def _bytes_to_registers(point: Point, raw: bytes) -> list[int]:
     return words
 
 
+def _decimals(number: float) -> int:
+    text = repr(float(number))
+    if "e" in text:
+        return 15
+    return len(text.split(".")[1].rstrip("0"))
+
+
 def _scaled(point: Point, raw: float) -> float | int:
-    if point.scale == 1.0 and point.offset == 0.0 and isinstance(raw, int):
+    """Apply scale and offset without losing or inventing digits.
+
+    An integer register scaled by 0.1 has exactly one decimal; rounding to the decimals of
+    scale and offset removes binary noise (0.1 * 2345 = 234.50000000000003) and nothing else.
+    Floats read from the device are returned as they are.
+    """
+    if point.scale == 1.0 and point.offset == 0.0:
         return raw
     value = raw * point.scale + point.offset
-    if point.precision is not None:
-        return round(value, point.precision)
-    # Trim float noise from the scale multiplication (0.1 * 2345 -> 234.50000000000003).
-    return float(f"{value:.12g}")
+    if isinstance(raw, int):
+        return round(value, max(_decimals(point.scale), _decimals(point.offset)))
+    return value
 
 
 def decode_registers(point: Point, registers: list[int]) -> Value:
@@ -64,7 +76,21 @@ def decode_registers(point: Point, registers: list[int]) -> Value:
     (number,) = struct.unpack(_STRUCT[point.data_type], raw)
     if isinstance(number, float) and not math.isfinite(number):
         raise ValueError(f"{point.key}: register value is not a finite number")
+    if point.data_type is DataType.FLOAT32:
+        number = _shortest_float32(number, raw)
     return _scaled(point, number)
+
+
+def _shortest_float32(number: float, raw: bytes) -> float:
+    """The shortest decimal that is the same float32: 230.1, not 230.10000610351562.
+
+    Nothing is lost: the result packs to exactly the bytes the device sent.
+    """
+    for digits in range(6, 10):
+        candidate = float(f"{number:.{digits}g}")
+        if struct.pack(">f", candidate) == raw:
+            return candidate
+    return number
 
 
 def decode_bit(point: Point, bit: bool) -> bool:

@@ -10,6 +10,10 @@ from .points import Point, RegisterType
 # Modbus application protocol limits per request (function codes 1-4).
 MAX_REGISTERS = 125
 MAX_BITS = 2000
+# A request costs a round trip; a bridged register costs two bytes. Bridging 32 unused
+# registers is cheaper than a second request on every link measured (benchmarks/README.md),
+# and a device that refuses the bridged range costs one split, remembered in the plan.
+DEFAULT_MAX_GAP = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ def _limit(register_type: RegisterType) -> int:
     return MAX_BITS if register_type.is_bit else MAX_REGISTERS
 
 
-def plan_reads(points: Iterable[Point], max_gap: int = 8) -> list[ReadBlock]:
+def plan_reads(points: Iterable[Point], max_gap: int = DEFAULT_MAX_GAP) -> list[ReadBlock]:
     """Group points into blocks.
 
     Points of one table are merged while the block stays within the request limit and the

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .planner import DEFAULT_MAX_GAP
 from .points import DataType, Order, Point, RegisterType
 
 SHIPPED_DIR = Path(__file__).parent / "profiles"
@@ -55,7 +56,7 @@ class Profile:
     manufacturer: str | None = None
     model: str | None = None
     description: str | None = None
-    max_gap: int = 8
+    max_gap: int = DEFAULT_MAX_GAP
     source: str = ""
     user: bool = False
     by_key: dict[str, Point] = field(init=False, repr=False, compare=False)
@@ -172,7 +173,7 @@ def parse_profile(
     raw_points = data.get("points")
     if not isinstance(raw_points, list) or not raw_points:
         raise ProfileError(source, "'points' must be a non-empty list")
-    max_gap = _number(data.get("max_gap", 8), "max_gap", source, "-", integer=True)
+    max_gap = _number(data.get("max_gap", DEFAULT_MAX_GAP), "max_gap", source, "-", integer=True)
     if not 0 <= max_gap <= 100:
         raise ProfileError(source, f"max_gap must be within 0..100, got {max_gap}")
     points: list[Point] = []

@@ -1,0 +1,48 @@
+"""What an entity needs to know about a point, whichever protocol it comes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.const import Platform
+
+from .bms.points import DataType, Point
+from .platform_map import platform_for
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpec:
+    """One point as Home Assistant shows it; built from a Modbus point, BACnet object or topic."""
+
+    key: str
+    name: str
+    platform: Platform
+    unit: str | None = None
+    device_class: str | None = None
+    state_class: str | None = None
+    precision: int | None = None
+    icon: str | None = None
+    enabled_by_default: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    options: tuple[str, ...] = ()
+    text: bool = False
+
+
+def spec_from_modbus(point: Point) -> EntitySpec:
+    return EntitySpec(
+        key=point.key,
+        name=point.name,
+        platform=platform_for(point),
+        unit=point.unit,
+        device_class=point.device_class,
+        state_class=point.state_class,
+        precision=point.precision,
+        icon=point.icon,
+        enabled_by_default=point.enabled_by_default,
+        minimum=point.minimum,
+        maximum=point.maximum,
+        step=point.step,
+        text=point.data_type is DataType.STRING,
+    )
