@@ -52,3 +52,18 @@ ensure_venv_at() {
         echo "$want" > "$stamp"
     fi
 }
+
+# The MQTT tests and demo run a real broker: Debian's mosquitto.
+ensure_mosquitto() {
+    if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_pub >/dev/null 2>&1; then
+        return 0
+    fi
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "Installing mosquitto (MQTT broker for the tests)"
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq mosquitto mosquitto-clients >/dev/null && return 0
+    fi
+    echo "error: mosquitto and mosquitto_pub are needed; install Debian's mosquitto and mosquitto-clients." >&2
+    return 1
+}

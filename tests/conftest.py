@@ -89,3 +89,81 @@ def building_sim() -> Iterator[ModbusSim]:
     sim.start()
     yield sim
     sim.stop()
+
+
+def _os_free_port() -> int:
+    """A free loopback port, asked of a child process (this one's sockets are guarded)."""
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(out.stdout)
+
+
+class Mosquitto:
+    """A real MQTT broker on loopback with a password, in a child process."""
+
+    user = "eaio"
+    password = "eaio-test"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = _os_free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        passwd = workdir / "passwd"
+        passwd.write_text("")
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), self.user, self.password], check=True)
+        (workdir / "mosquitto.conf").write_text(
+            "per_listener_settings false\nallow_anonymous false\n"
+            f"password_file {passwd}\npersistence false\n"
+            # Started as root, the broker would drop to a user that cannot read the password file.
+            "user root\n"
+            f"listener {self.port} 127.0.0.1\n"
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.workdir / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-u", self.user,
+                 "-P", self.password, "-t", "eaio/probe", "-m", "1"],
+                capture_output=True,
+            )  # fmt: skip
+            if probe.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("broker did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def publish(self, topic: str, payload: str, retain: bool = False) -> None:
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-u", self.user,
+                "-P", self.password, "-q", "1", "-t", topic, "-m", payload]  # fmt: skip
+        subprocess.run([*args, "-r"] if retain else args, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    # Session-wide, so it outlives every test's Home Assistant, which unsubscribes on teardown.
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def mosquitto(_broker: Mosquitto) -> Mosquitto:
+    """The broker, running (a test that stopped it has started it again)."""
+    if _broker.proc is None:
+        _broker.start()
+    return _broker

@@ -11,10 +11,20 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.typing import ConfigType
 
 from .bms.client import ModbusDeviceClient
+from .bms.mqtt import load_mqtt_profiles
 from .bms.profiles import ProfileCatalog, load_catalog
-from .const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
+from .const import (
+    CONF_BASE_TOPIC,
+    CONF_PROFILE,
+    CONF_SOURCE_TYPE,
+    CONF_UNIT_ID,
+    DOMAIN,
+    SOURCE_MODBUS,
+    SOURCE_MQTT,
+)
 from .coordinator import EaioConfigEntry, EaioCoordinator
 from .modbus_coordinator import ModbusCoordinator
+from .mqtt_coordinator import MqttCoordinator
 from .profile_check import check_point
 from .services import async_setup_services
 
@@ -40,7 +50,38 @@ async def async_load_catalog(hass: HomeAssistant) -> ProfileCatalog:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
-    """Set up one Modbus TCP device."""
+    """Set up one device, whichever protocol it speaks."""
+    source = entry.data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS)
+    if source == SOURCE_MQTT:
+        coordinator: EaioCoordinator = await _async_setup_mqtt(hass, entry)
+    else:
+        coordinator = await _async_setup_modbus(hass, entry)
+    entry.runtime_data = coordinator
+    _remove_unpolled_entities(hass, entry, coordinator)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_setup_mqtt(hass: HomeAssistant, entry: EaioConfigEntry) -> MqttCoordinator:
+    profiles = await hass.async_add_executor_job(load_mqtt_profiles)
+    profile = profiles.get(entry.data[CONF_PROFILE])
+    if profile is None:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="profile_unavailable",
+            translation_placeholders={"profile": entry.data[CONF_PROFILE], "reason": "no such MQTT profile"},
+        )
+    coordinator = MqttCoordinator(hass, entry, profile, entry.data[CONF_BASE_TOPIC])
+    try:
+        await coordinator.async_start()
+    except BaseException:
+        await coordinator.async_close()
+        raise
+    return coordinator
+
+
+async def _async_setup_modbus(hass: HomeAssistant, entry: EaioConfigEntry) -> ModbusCoordinator:
     catalog = await async_load_catalog(hass)
     profile_id = entry.data[CONF_PROFILE]
     profile = catalog.profiles.get(profile_id)
@@ -65,11 +106,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
     except BaseException:
         await client.close()
         raise
-    entry.runtime_data = coordinator
-    _remove_unpolled_entities(hass, entry, coordinator)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    return True
+    return coordinator
 
 
 def _remove_unpolled_entities(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -26,9 +27,11 @@ import voluptuous as vol
 
 from . import async_load_catalog
 from .bms.client import DeviceUnreachable, ModbusDeviceClient
+from .bms.mqtt import MqttProfile, load_mqtt_profiles
 from .bms.planner import plan_reads
 from .bms.profiles import Profile, ProfileCatalog
 from .const import (
+    CONF_BASE_TOPIC,
     CONF_ENABLED_POINTS,
     CONF_MAX_GAP,
     CONF_PROFILE,
@@ -42,11 +45,13 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     SOURCE_MODBUS,
+    SOURCE_MQTT,
 )
 from .modbus_coordinator import enabled_points
 
 # Source types offered by the first step; BACnet/IP and MQTT join this list next.
-SOURCE_TYPES = [SOURCE_MODBUS]
+# Menu entries are step ids: "mqtt" is taken by Home Assistant for MQTT discovery.
+SOURCE_TYPES = [SOURCE_MODBUS, "mqtt_device"]
 
 
 def _unique_id(host: str, port: int, unit_id: int) -> str:
@@ -198,6 +203,50 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=placeholders,
         )
 
+    async def async_step_mqtt_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A device that publishes to MQTT topics, received through Home Assistant's MQTT."""
+        if not self.hass.config_entries.async_entries("mqtt"):
+            return self.async_abort(reason="mqtt_not_configured")
+        profiles: dict[str, MqttProfile] = await self.hass.async_add_executor_job(load_mqtt_profiles)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            base = str(user_input[CONF_BASE_TOPIC]).strip().strip("/")
+            try:
+                mqtt.valid_subscribe_topic(base)
+                if "+" in base or "#" in base:
+                    raise vol.Invalid("wildcards")
+            except vol.Invalid:
+                errors[CONF_BASE_TOPIC] = "invalid_topic"
+            if not errors:
+                await self.async_set_unique_id(f"mqtt_{base}")
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=str(user_input[CONF_NAME]).strip() or base,
+                    data={
+                        CONF_SOURCE_TYPE: SOURCE_MQTT,
+                        CONF_BASE_TOPIC: base,
+                        CONF_PROFILE: user_input[CONF_PROFILE],
+                    },
+                )
+        defaults = user_input or {}
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, vol.UNDEFINED)): TextSelector(),
+                vol.Required(
+                    CONF_BASE_TOPIC, default=defaults.get(CONF_BASE_TOPIC, vol.UNDEFINED)
+                ): TextSelector(),
+                vol.Required(
+                    CONF_PROFILE, default=defaults.get(CONF_PROFILE, "multi_sensor")
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[SelectOptionDict(value=k, label=p.name) for k, p in profiles.items()],
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="mqtt_device", data_schema=schema, errors=errors)
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
@@ -208,6 +257,8 @@ class EaioOptionsFlow(OptionsFlow):
     """Polling interval, request coalescing and which points are polled."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_MQTT:
+            return await self.async_step_mqtt_points(user_input)
         catalog = await async_load_catalog(self.hass)
         profile = catalog.profiles.get(self.config_entry.data[CONF_PROFILE])
         if profile is None:
@@ -254,3 +305,33 @@ class EaioOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+    async def async_step_mqtt_points(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Which of an MQTT device's points become entities."""
+        profiles = await self.hass.async_add_executor_job(load_mqtt_profiles)
+        profile = profiles.get(self.config_entry.data[CONF_PROFILE])
+        if profile is None:
+            return self.async_abort(reason="profile_unavailable")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input.get(CONF_ENABLED_POINTS):
+                return self.async_create_entry(
+                    data={CONF_ENABLED_POINTS: list(user_input[CONF_ENABLED_POINTS])}
+                )
+            errors[CONF_ENABLED_POINTS] = "no_points"
+        keys = self.config_entry.options.get(CONF_ENABLED_POINTS)
+        current = [
+            p.key for p in profile.points if (p.key in keys if keys is not None else p.enabled_by_default)
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_ENABLED_POINTS, default=current): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[SelectOptionDict(value=p.key, label=p.name) for p in profile.points],
+                        multiple=True,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="mqtt_points", data_schema=schema, errors=errors)

@@ -14,6 +14,9 @@ CONF_ENABLED_POINTS: Final = "enabled_points"
 CONF_MAX_GAP: Final = "max_gap"
 
 SOURCE_MODBUS: Final = "modbus"
+SOURCE_MQTT: Final = "mqtt"
+
+CONF_BASE_TOPIC: Final = "base_topic"
 
 DEFAULT_PORT: Final = 502
 DEFAULT_UNIT_ID: Final = 1
@@ -23,6 +26,7 @@ MAX_SCAN_INTERVAL: Final = 3600
 
 EVENT_DEVICE_STATUS: Final = "eaio_device_status"
 EVENT_POINT_WRITTEN: Final = "eaio_point_written"
+EVENT_INVALID_PAYLOAD: Final = "eaio_invalid_payload"
 
 SERVICE_READ_POINTS: Final = "read_points"
 SERVICE_WRITE_POINT: Final = "write_point"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from homeassistant.const import Platform
 
+from .bms.mqtt import MqttPoint
 from .bms.points import DataType, Point
 from .platform_map import platform_for
 
@@ -28,6 +29,7 @@ class EntitySpec:
     step: float | None = None
     options: tuple[str, ...] = ()
     text: bool = False
+    diagnostic: bool = False
 
 
 def spec_from_modbus(point: Point) -> EntitySpec:
@@ -46,3 +48,28 @@ def spec_from_modbus(point: Point) -> EntitySpec:
         step=point.step,
         text=point.data_type is DataType.STRING,
     )
+
+
+def spec_from_mqtt(point: MqttPoint) -> EntitySpec:
+    return EntitySpec(
+        key=point.key,
+        name=point.name,
+        platform=Platform.BINARY_SENSOR if point.value_type == "bool" else Platform.SENSOR,
+        unit=point.unit,
+        device_class=point.device_class,
+        state_class=point.state_class if point.value_type in ("float", "int") else None,
+        precision=point.precision,
+        icon=point.icon,
+        enabled_by_default=point.enabled_by_default,
+        text=point.value_type == "string",
+    )
+
+
+INVALID_PAYLOADS = EntitySpec(
+    key="invalid_payloads",
+    name="Invalid payloads",
+    platform=Platform.SENSOR,
+    state_class="total_increasing",
+    icon="mdi:message-alert",
+    diagnostic=True,
+)

@@ -29,7 +29,7 @@ def sensor_description(point: EntitySpec) -> SensorEntityDescription:
         state_class=SensorStateClass(point.state_class) if point.state_class and not text else None,
         native_unit_of_measurement=point.unit,
         suggested_display_precision=point.precision,
-        entity_category=EntityCategory.DIAGNOSTIC if text else None,
+        entity_category=EntityCategory.DIAGNOSTIC if text or point.diagnostic else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from homeassistant import config_entries
@@ -18,6 +19,14 @@ from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
 @pytest.fixture(autouse=True)
 def _integration(enable_custom_integrations: None, socket_enabled: None) -> None:
     """Load custom integrations and allow loopback sockets to the simulator."""
+
+
+@pytest.fixture
+def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """A config folder of the test's own (the harness' shared one must stay untouched)."""
+    (tmp_path / "configuration.yaml").write_text("")
+    hass.config.config_dir = str(tmp_path)
+    return tmp_path
 
 
 async def add_device(

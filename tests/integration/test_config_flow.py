@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from homeassistant import config_entries
@@ -29,7 +30,7 @@ from .conftest import add_device
 
 async def _modbus_form(hass: HomeAssistant) -> Any:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
-    assert result["menu_options"] == ["modbus"]
+    assert result["menu_options"][0] == "modbus"
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modbus"})
 
 
@@ -93,7 +94,7 @@ async def test_invalid_profile_is_refused(hass: HomeAssistant, building_sim: Mod
 
 
 async def test_invalid_user_point_map_is_listed_not_offered(
-    hass: HomeAssistant, building_sim: ModbusSim
+    hass: HomeAssistant, building_sim: ModbusSim, config_dir: Path
 ) -> None:
     folder = hass.config.path("eaio", "profiles")
     await hass.async_add_executor_job(_write_maps, folder)
