@@ -28,6 +28,7 @@ from pathlib import Path
 import platform
 import select
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -35,14 +36,14 @@ import time
 from custom_components.eaio.bms.client import ModbusDeviceClient, ReadResult
 from custom_components.eaio.bms.codec import Value
 from custom_components.eaio.bms.planner import DEFAULT_MAX_GAP, ReadBlock, plan_reads, single_point_blocks
-from custom_components.eaio.bms.points import RegisterType
+from custom_components.eaio.bms.points import DataType, RegisterType
 from eaio_sim.scattered import DEFAULT_SEED, MIN_GROUP_SEPARATION, ScatteredMap, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 UNIT_ID = 1
 DEFAULT_GAP = DEFAULT_MAX_GAP
-GAPS = (0, DEFAULT_GAP, 32)
+GAPS = tuple(sorted({0, 8, DEFAULT_GAP}))
 TARGET_RATIO = 10  # coalesced requests * 10 <= per-point requests
 EXIT_MISMATCH = 1
 EXIT_TARGET_MISSED = 3
@@ -149,20 +150,27 @@ def describe(scattered: ScatteredMap) -> str:
     return f"{len(scattered.profile.points)} points: {', '.join(parts)}; highest address {highest}"
 
 
-def _identical(got: Value | None, want: Value) -> bool:
+def _identical(got: Value | None, want: Value, data_type: DataType) -> bool:
     # Same type too: an int where a float is due (or True for 1) is a decoding difference.
-    return type(got) is type(want) and got == want
+    if type(got) is not type(want):
+        return False
+    if data_type is DataType.FLOAT32:
+        # The codec gives a float32 as its shortest decimal (230.1, not 230.10000610351562):
+        # identical means the very same float32 bits.
+        return struct.pack(">f", got) == struct.pack(">f", want)
+    return got == want
 
 
 def check(
     result: ReadResult, scattered: ScatteredMap, reference: dict[str, Value] | None, samples: Samples
 ) -> None:
     """Count readings that differ from the served values and from the per-point read."""
+    types = {p.key: p.data_type for p in scattered.profile.points}
     for key, want in scattered.expected.items():
         got = result.values.get(key)
-        samples.wrong_served += not _identical(got, want)
+        samples.wrong_served += not _identical(got, want, types[key])
         if reference is not None:
-            samples.wrong_reference += key not in reference or not _identical(got, reference[key])
+            samples.wrong_reference += key not in reference or not _identical(got, reference[key], types[key])
 
 
 async def poll_rounds(

@@ -106,8 +106,8 @@ def _pick_gap(rng: random.Random, table: RegisterType) -> int:
 def _value(rng: random.Random, data_type: DataType) -> tuple[Raw, float]:
     """A raw value and the scale to apply (1.0: none).
 
-    Floats get at most 12 significant digits (the codec rounds decoded floats to 12) and
-    float32 values are exactly representable, so decoding must give them back exactly.
+    float32 values are exactly representable, so decoding must give back the same float32;
+    float64 values must come back unchanged.
     """
     if data_type is DataType.FLOAT32:
         return rng.randint(-(2**23), 2**23) / 2 ** rng.randint(0, 4), 1.0
