@@ -10,6 +10,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.typing import ConfigType
 
+from .addon_coordinator import AddonCoordinator
 from .bms.client import ModbusDeviceClient
 from .bms.mqtt import load_mqtt_profiles
 from .bms.profiles import ProfileCatalog, load_catalog
@@ -19,6 +20,7 @@ from .const import (
     CONF_SOURCE_TYPE,
     CONF_UNIT_ID,
     DOMAIN,
+    SOURCE_ADDON,
     SOURCE_MODBUS,
     SOURCE_MQTT,
 )
@@ -52,8 +54,10 @@ async def async_load_catalog(hass: HomeAssistant) -> ProfileCatalog:
 async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
     """Set up one device, whichever protocol it speaks."""
     source = entry.data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS)
-    if source == SOURCE_MQTT:
-        coordinator: EaioCoordinator = await _async_setup_mqtt(hass, entry)
+    if source == SOURCE_ADDON:
+        coordinator: EaioCoordinator = await _async_setup_addon(hass, entry)
+    elif source == SOURCE_MQTT:
+        coordinator = await _async_setup_mqtt(hass, entry)
     else:
         coordinator = await _async_setup_modbus(hass, entry)
     entry.runtime_data = coordinator
@@ -61,6 +65,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_setup_addon(hass: HomeAssistant, entry: EaioConfigEntry) -> AddonCoordinator:
+    coordinator = AddonCoordinator(hass, entry)
+    await coordinator.async_start()
+    # The add-on being away must not hide the stored recommendations: refresh, don't require.
+    await coordinator.async_refresh()
+    return coordinator
 
 
 async def _async_setup_mqtt(hass: HomeAssistant, entry: EaioConfigEntry) -> MqttCoordinator:

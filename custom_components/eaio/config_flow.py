@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -22,10 +23,14 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import voluptuous as vol
 
 from . import async_load_catalog
+from .addon_client import AddonAuthError, AddonClient, AddonError
 from .bms.client import DeviceUnreachable, ModbusDeviceClient
 from .bms.mqtt import MqttProfile, load_mqtt_profiles
 from .bms.planner import plan_reads
@@ -37,13 +42,16 @@ from .const import (
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
     CONF_SOURCE_TYPE,
+    CONF_TOKEN,
     CONF_UNIT_ID,
+    CONF_URL,
     DEFAULT_PORT,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_UNIT_ID,
     DOMAIN,
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
+    SOURCE_ADDON,
     SOURCE_MODBUS,
     SOURCE_MQTT,
 )
@@ -51,7 +59,7 @@ from .modbus_coordinator import enabled_points
 
 # Source types offered by the first step; BACnet/IP and MQTT join this list next.
 # Menu entries are step ids: "mqtt" is taken by Home Assistant for MQTT discovery.
-SOURCE_TYPES = [SOURCE_MODBUS, "mqtt_device"]
+SOURCE_TYPES = [SOURCE_MODBUS, "mqtt_device", SOURCE_ADDON]
 
 
 def _unique_id(host: str, port: int, unit_id: int) -> str:
@@ -113,6 +121,7 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         self._catalog: ProfileCatalog | None = None
+        self._discovered: dict[str, Any] = {}
 
     async def _get_catalog(self) -> ProfileCatalog:
         if self._catalog is None:
@@ -247,6 +256,70 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(step_id="mqtt_device", data_schema=schema, errors=errors)
 
+    async def _check_addon(self, url: str, token: str) -> str | None:
+        client = AddonClient(async_get_clientsession(self.hass), url, token, timeout=10)
+        try:
+            await client.health()
+        except AddonAuthError:
+            return "invalid_auth"
+        except AddonError:
+            return "cannot_connect"
+        return None
+
+    async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
+        """The add-on announced itself through the Supervisor: offer one-click setup."""
+        config = discovery_info.config
+        url = f"http://{config['host']}:{config['port']}"
+        await self.async_set_unique_id(f"addon_{discovery_info.uuid}")
+        self._abort_if_unique_id_configured(updates={CONF_URL: url, CONF_TOKEN: config["token"]})
+        self._discovered = {CONF_URL: url, CONF_TOKEN: config["token"], "name": discovery_info.name}
+        return await self.async_step_hassio_confirm()
+
+    async def async_step_hassio_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            error = await self._check_addon(self._discovered[CONF_URL], self._discovered[CONF_TOKEN])
+            if error is None:
+                return self.async_create_entry(
+                    title="EAIO optimizer",
+                    data={
+                        CONF_SOURCE_TYPE: SOURCE_ADDON,
+                        CONF_URL: self._discovered[CONF_URL],
+                        CONF_TOKEN: self._discovered[CONF_TOKEN],
+                    },
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="hassio_confirm",
+            description_placeholders={"addon": self._discovered.get("name", "EAIO")},
+            errors=errors,
+        )
+
+    async def async_step_addon(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Connect to an add-on running standalone: its URL and the token it printed."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = str(user_input[CONF_URL]).strip().rstrip("/")
+            await self.async_set_unique_id(f"addon_{url}")
+            self._abort_if_unique_id_configured()
+            error = await self._check_addon(url, user_input[CONF_TOKEN])
+            if error is None:
+                return self.async_create_entry(
+                    title="EAIO optimizer",
+                    data={CONF_SOURCE_TYPE: SOURCE_ADDON, CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]},
+                )
+            errors["base"] = error
+        defaults = user_input or {}
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_URL, default=defaults.get(CONF_URL, "http://127.0.0.1:8099")): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.URL)
+                ),
+                vol.Required(CONF_TOKEN): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+            }
+        )
+        return self.async_show_form(step_id="addon", data_schema=schema, errors=errors)
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
@@ -257,6 +330,8 @@ class EaioOptionsFlow(OptionsFlow):
     """Polling interval, request coalescing and which points are polled."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_ADDON:
+            return self.async_abort(reason="no_options")
         if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_MQTT:
             return await self.async_step_mqtt_points(user_input)
         catalog = await async_load_catalog(self.hass)

@@ -47,6 +47,7 @@ def spec_from_modbus(point: Point) -> EntitySpec:
         maximum=point.maximum,
         step=point.step,
         text=point.data_type is DataType.STRING,
+        diagnostic=point.data_type is DataType.STRING,
     )
 
 

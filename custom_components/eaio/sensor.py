@@ -12,9 +12,11 @@ from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .addon_coordinator import AddonCoordinator
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
 from .entity_spec import EntitySpec
+from .recommendation_sensor import recommendation_sensors
 
 # The coordinator does all I/O; entities only read its data.
 PARALLEL_UPDATES = 0
@@ -29,7 +31,7 @@ def sensor_description(point: EntitySpec) -> SensorEntityDescription:
         state_class=SensorStateClass(point.state_class) if point.state_class and not text else None,
         native_unit_of_measurement=point.unit,
         suggested_display_precision=point.precision,
-        entity_category=EntityCategory.DIAGNOSTIC if text or point.diagnostic else None,
+        entity_category=EntityCategory.DIAGNOSTIC if point.diagnostic else None,
     )
 
 
@@ -42,6 +44,8 @@ async def async_setup_entry(
         for point in coordinator.specs
         if point.platform is Platform.SENSOR
     )
+    if isinstance(coordinator, AddonCoordinator):
+        async_add_entities(recommendation_sensors(hass, coordinator))
 
 
 class EaioSensor(EaioPointEntity, SensorEntity):

@@ -10,13 +10,18 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
+from .addon_coordinator import AddonCoordinator
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_POINT,
     ATTR_POINTS,
     ATTR_VALUE,
     DOMAIN,
+    SERVICE_APPLY_RECOMMENDATION,
+    SERVICE_DISMISS_RECOMMENDATION,
     SERVICE_READ_POINTS,
+    SERVICE_RUN_OPTIMIZATION,
+    SERVICE_SUBMIT_RECOMMENDATIONS,
     SERVICE_WRITE_POINT,
 )
 from .coordinator import EaioCoordinator
@@ -65,6 +70,69 @@ async def _write_point(call: ServiceCall) -> None:
     await coordinator.async_write(call.data[ATTR_POINT], call.data[ATTR_VALUE], call.context)
 
 
+SUBMIT_SCHEMA = vol.Schema(
+    {
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        # Items are validated one by one so that one bad item does not cost the batch.
+        vol.Required("recommendations"): vol.All(cv.ensure_list, [object]),
+        vol.Optional("replace", default=False): cv.boolean,
+    }
+)
+RECOMMENDATION_ID_SCHEMA = vol.Schema(
+    {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string, vol.Required("recommendation_id"): cv.string}
+)
+RUN_SCHEMA = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
+
+
+def _addon(hass: HomeAssistant, entry_id: str | None) -> AddonCoordinator:
+    """The add-on link named, or the only one there is."""
+    if entry_id is not None:
+        coordinator = _coordinator(hass, entry_id)
+        if not isinstance(coordinator, AddonCoordinator):
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_addon_entry")
+        return coordinator
+    links: list[AddonCoordinator] = [
+        e.runtime_data
+        for e in hass.config_entries.async_loaded_entries(DOMAIN)
+        if isinstance(getattr(e, "runtime_data", None), AddonCoordinator)
+    ]
+    if len(links) != 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_addon_entry" if not links else "several_addon_entries",
+        )
+    return links[0]
+
+
+async def _submit(call: ServiceCall) -> ServiceResponse:
+    coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    result: dict[str, Any] = coordinator.book.submit(call.data["recommendations"], call.data["replace"])
+    return result
+
+
+async def _apply(call: ServiceCall) -> None:
+    coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    await coordinator.async_apply(call.data["recommendation_id"], call.context)
+
+
+async def _dismiss(call: ServiceCall) -> None:
+    coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    rec_id = call.data["recommendation_id"]
+    if rec_id not in coordinator.book.open:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_recommendation",
+            translation_placeholders={"id": rec_id},
+        )
+    coordinator.book.close(rec_id, "dismissed")
+
+
+async def _run_optimization(call: ServiceCall) -> ServiceResponse:
+    coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    result: dict[str, Any] = await coordinator.async_run_optimization()
+    return result
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register EAIO's services."""
@@ -76,3 +144,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(DOMAIN, SERVICE_WRITE_POINT, _write_point, schema=WRITE_SCHEMA)
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SUBMIT_RECOMMENDATIONS,
+        _submit,
+        schema=SUBMIT_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_APPLY_RECOMMENDATION, _apply, schema=RECOMMENDATION_ID_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_DISMISS_RECOMMENDATION, _dismiss, schema=RECOMMENDATION_ID_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RUN_OPTIMIZATION,
+        _run_optimization,
+        schema=RUN_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
