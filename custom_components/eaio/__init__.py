@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homeassistant.const import CONF_HOST, CONF_PORT, Platform
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
@@ -25,6 +25,9 @@ from .const import (
     SOURCE_MQTT,
 )
 from .coordinator import EaioConfigEntry, EaioCoordinator
+from .data import ENERGY_TODAY
+from .energy_today import EnergyToday
+from .llm_api import async_register_llm_api
 from .modbus_coordinator import ModbusCoordinator
 from .mqtt_coordinator import MqttCoordinator
 from .profile_check import check_point
@@ -32,6 +35,7 @@ from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.CONVERSATION,
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
@@ -41,8 +45,13 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the services once, whether or not any device is set up."""
+    """Register the services, the LLM tools and the energy-today tracker once."""
     async_setup_services(hass)
+    async_register_llm_api(hass)
+    tracker = EnergyToday(hass)
+    await tracker.async_load()
+    hass.data[ENERGY_TODAY] = tracker
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, lambda _event: tracker.async_stop())
     return True
 
 
@@ -64,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
     _remove_unpolled_entities(hass, entry, coordinator)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    hass.data[ENERGY_TODAY].async_refresh_tracking()
     return True
 
 

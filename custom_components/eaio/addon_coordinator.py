@@ -196,3 +196,13 @@ class AddonCoordinator(EaioCoordinator):
         await self.hass.services.async_call(
             domain, name, {**action.get("data", {}), "entity_id": entity_ids}, blocking=True, context=context
         )
+
+
+def find_addon_link(hass: HomeAssistant) -> AddonCoordinator | None:
+    """The add-on link, when exactly one is loaded."""
+    links = [
+        e.runtime_data
+        for e in hass.config_entries.async_loaded_entries(DOMAIN)
+        if isinstance(getattr(e, "runtime_data", None), AddonCoordinator)
+    ]
+    return links[0] if len(links) == 1 else None

@@ -10,7 +10,8 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
-from .addon_coordinator import AddonCoordinator
+from .addon_coordinator import AddonCoordinator, find_addon_link
+from .assistant import async_answer
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_POINT,
@@ -25,6 +26,7 @@ from .const import (
     SERVICE_WRITE_POINT,
 )
 from .coordinator import EaioCoordinator
+from .data import get_energy_today
 
 READ_SCHEMA = vol.Schema(
     {
@@ -133,6 +135,16 @@ async def _run_optimization(call: ServiceCall) -> ServiceResponse:
     return result
 
 
+ASK_SCHEMA = vol.Schema({vol.Required("question"): vol.All(cv.string, vol.Length(min=1, max=2000))})
+
+
+async def _ask(call: ServiceCall) -> ServiceResponse:
+    answer = await async_answer(
+        call.hass, find_addon_link(call.hass), get_energy_today(call.hass), call.data["question"]
+    )
+    return {"answer": answer.text, "source": answer.source, "topic": answer.topic}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register EAIO's services."""
@@ -163,4 +175,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _run_optimization,
         schema=RUN_SCHEMA,
         supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN, "ask", _ask, schema=ASK_SCHEMA, supports_response=SupportsResponse.ONLY
     )

@@ -11,14 +11,19 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
 
+from .addon_standin import addon  # noqa: F401  (fixture)
+
 
 @pytest.fixture(autouse=True)
-def _integration(enable_custom_integrations: None, socket_enabled: None) -> None:
-    """Load custom integrations and allow loopback sockets to the simulator."""
+async def _integration(hass: HomeAssistant, enable_custom_integrations: None, socket_enabled: None) -> None:
+    """Load custom integrations, allow loopback sockets to the simulator, and set up the core
+    integration, which a real Home Assistant always has (the conversation agent needs it)."""
+    assert await async_setup_component(hass, "homeassistant", {})
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 from pytest_homeassistant_custom_component.common import async_mock_service
 
-BLUEPRINT = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / "eaio" / "recommendation_notify.yaml"
+BLUEPRINT = (
+    Path(__file__).resolve().parents[2] / "blueprints" / "automation" / "eaio" / "recommendation_notify.yaml"
+)
 
 
 def test_blueprint_is_valid() -> None:
@@ -43,7 +45,9 @@ async def test_blueprint_notifies_and_applies(hass: HomeAssistant, config_dir: P
     base = {"type": "new", "title": "Pre-cool", "description": "Cool before the peak.",
             "estimated_savings_kwh_per_day": 2.4, "estimated_savings_per_day": 0.61}  # fmt: skip
     hass.bus.async_fire("eaio_recommendation", {**base, "id": "h1", "category": "hvac", "confidence": 0.9})
-    hass.bus.async_fire("eaio_recommendation", {**base, "id": "l1", "category": "lighting", "confidence": 0.9})
+    hass.bus.async_fire(
+        "eaio_recommendation", {**base, "id": "l1", "category": "lighting", "confidence": 0.9}
+    )
     await hass.async_block_till_done()
     assert [c.data["recommendation_id"] for c in applied] == ["h1"]
     titles = [c.data["title"] for c in notified]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from aiohttp import web
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
@@ -19,60 +18,8 @@ import pytest
 from custom_components.eaio.const import DOMAIN, EVENT_RECOMMENDATION
 from tests.conftest import ModbusSim
 
+from .addon_standin import TOKEN, AddonStandIn
 from .conftest import add_device, entity_ids
-
-TOKEN = "s3cret-token"
-
-
-class AddonStandIn:
-    """A local HTTP server that answers like the add-on's API (docs/ADDON_API.md)."""
-
-    def __init__(self) -> None:
-        self.optimize_calls = 0
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {TOKEN}"
-
-    async def health(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return web.json_response({"error": "unauthorized"}, status=401)
-        return web.json_response(
-            {"status": "ok", "version": "0.1.0", "ha_link": "connected",
-             "backfill": {"state": "running", "progress": 42.5, "entities": 3}}
-        )  # fmt: skip
-
-    async def optimize(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return web.json_response({"error": "unauthorized"}, status=401)
-        self.optimize_calls += 1
-        return web.json_response(
-            {"run_id": "r1", "status": "ok", "recommendations": 2, "missing": [], "duration_s": 0.4}
-        )
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/api/health", self.health)
-        app.router.add_post("/api/optimize", self.optimize)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-
-@pytest.fixture
-async def addon() -> AsyncIterator[AddonStandIn]:
-    server = AddonStandIn()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def _link(hass: HomeAssistant, addon: AddonStandIn, token: str = TOKEN) -> Any:

@@ -1,0 +1,80 @@
+"""A local HTTP server that answers like the add-on's API, for the integration's own tests.
+
+The real add-on is exercised end to end in addon/tests/e2e; these tests need an add-on
+whose answers they control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+import pytest
+
+TOKEN = "s3cret-token"
+
+
+class AddonStandIn:
+    """A local HTTP server that answers like the add-on's API (docs/ADDON_API.md)."""
+
+    def __init__(self) -> None:
+        self.optimize_calls = 0
+        self.questions: list[str] = []
+        self.ask_status = 200
+        self.forecast: dict[str, Any] | None = None
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {TOKEN}"
+
+    async def health(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        health: dict[str, Any] = {"status": "ok", "version": "0.1.0", "ha_link": "connected",
+                                  "backfill": {"state": "running", "progress": 42.5, "entities": 3}}  # fmt: skip
+        if self.forecast is not None:
+            health["forecast"] = self.forecast
+        return web.json_response(health)
+
+    async def ask(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        question = (await request.json())["question"]
+        self.questions.append(question)
+        if self.ask_status != 200:
+            return web.json_response({"error": "the assistant is not available"}, status=self.ask_status)
+        return web.json_response({"answer": f"The add-on's assistant on: {question}", "sources": []})
+
+    async def optimize(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        self.optimize_calls += 1
+        return web.json_response(
+            {"run_id": "r1", "status": "ok", "recommendations": 2, "missing": [], "duration_s": 0.4}
+        )
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/api/health", self.health)
+        app.router.add_post("/api/optimize", self.optimize)
+        app.router.add_post("/api/ask", self.ask)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def addon() -> AsyncIterator[AddonStandIn]:
+    server = AddonStandIn()
+    await server.start()
+    yield server
+    await server.stop()
