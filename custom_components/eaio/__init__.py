@@ -11,6 +11,7 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.typing import ConfigType
 
 from .addon_coordinator import AddonCoordinator
+from .bacnet_coordinator import BacnetCoordinator
 from .bms.client import ModbusDeviceClient
 from .bms.mqtt import load_mqtt_profiles
 from .bms.profiles import ProfileCatalog, load_catalog
@@ -21,6 +22,7 @@ from .const import (
     CONF_UNIT_ID,
     DOMAIN,
     SOURCE_ADDON,
+    SOURCE_BACNET,
     SOURCE_MODBUS,
     SOURCE_MQTT,
 )
@@ -37,6 +39,7 @@ PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.CONVERSATION,
     Platform.NUMBER,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
 ]
@@ -65,6 +68,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
     source = entry.data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS)
     if source == SOURCE_ADDON:
         coordinator: EaioCoordinator = await _async_setup_addon(hass, entry)
+    elif source == SOURCE_BACNET:
+        bacnet = BacnetCoordinator(hass, entry)
+        try:
+            await bacnet.async_start()
+        except BaseException:
+            await bacnet.async_close()
+            raise
+        coordinator = bacnet
     elif source == SOURCE_MQTT:
         coordinator = await _async_setup_mqtt(hass, entry)
     else:

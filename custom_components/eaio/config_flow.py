@@ -31,20 +31,38 @@ import voluptuous as vol
 
 from . import async_load_catalog
 from .addon_client import AddonAuthError, AddonClient, AddonError
+from .bacnet_coordinator import CLIENTS, async_acquire_client, async_release_client
+from .bms.bacnet import (
+    BacnetClient,
+    BacnetError,
+    BacnetObject,
+    DiscoveredDevice,
+    format_object_id,
+    normalize_address,
+)
+from .bms.bacnet_units import platform_for
 from .bms.client import DeviceUnreachable, ModbusDeviceClient
 from .bms.mqtt import MqttProfile, load_mqtt_profiles
 from .bms.planner import plan_reads
 from .bms.profiles import Profile, ProfileCatalog
 from .const import (
     CONF_BASE_TOPIC,
+    CONF_DEVICE_ADDRESS,
+    CONF_DEVICE_INSTANCE,
     CONF_ENABLED_POINTS,
+    CONF_LOCAL_ADDRESS,
     CONF_MAX_GAP,
+    CONF_OBJECTS,
+    CONF_PRIORITY,
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
     CONF_SOURCE_TYPE,
     CONF_TOKEN,
     CONF_UNIT_ID,
     CONF_URL,
+    DEFAULT_BACNET_LOCAL_ADDRESS,
+    DEFAULT_BACNET_PRIORITY,
+    DEFAULT_BACNET_SCAN_INTERVAL,
     DEFAULT_PORT,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_UNIT_ID,
@@ -52,14 +70,15 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     SOURCE_ADDON,
+    SOURCE_BACNET,
     SOURCE_MODBUS,
     SOURCE_MQTT,
 )
 from .modbus_coordinator import enabled_points
 
-# Source types offered by the first step; BACnet/IP and MQTT join this list next.
-# Menu entries are step ids: "mqtt" is taken by Home Assistant for MQTT discovery.
-SOURCE_TYPES = [SOURCE_MODBUS, "mqtt_device", SOURCE_ADDON]
+# Source types offered by the first step. Menu entries are step ids: "mqtt" is taken by
+# Home Assistant for MQTT discovery, so MQTT devices use "mqtt_device".
+SOURCE_TYPES = [SOURCE_MODBUS, SOURCE_BACNET, "mqtt_device", SOURCE_ADDON]
 
 
 def _unique_id(host: str, port: int, unit_id: int) -> str:
@@ -122,6 +141,146 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._catalog: ProfileCatalog | None = None
         self._discovered: dict[str, Any] = {}
+        self._bacnet_local: str | None = None
+        self._bacnet_devices: dict[str, DiscoveredDevice] = {}
+        self._bacnet_device: DiscoveredDevice | None = None
+        self._bacnet_objects: list[BacnetObject] = []
+
+    @callback
+    def async_remove(self) -> None:
+        """A flow left half-way must not keep the BACnet port open."""
+        if self._bacnet_local is not None:
+            local, self._bacnet_local = self._bacnet_local, None
+            self.hass.async_create_task(async_release_client(self.hass, local))
+
+    async def _bacnet_client(self, local: str) -> BacnetClient:
+        if self._bacnet_local == local:
+            return self.hass.data[CLIENTS][local].client
+        if self._bacnet_local is not None:
+            await async_release_client(self.hass, self._bacnet_local)
+            self._bacnet_local = None
+        client = await async_acquire_client(self.hass, local)
+        self._bacnet_local = local
+        return client
+
+    async def async_step_bacnet(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Where EAIO listens for BACnet/IP, and optionally the address of one device."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            local = str(user_input[CONF_LOCAL_ADDRESS]).strip()
+            target = str(user_input.get(CONF_DEVICE_ADDRESS) or "").strip()
+            try:
+                client = await self._bacnet_client(local)
+            except (OSError, ValueError):
+                errors[CONF_LOCAL_ADDRESS] = "local_address_unusable"
+            else:
+                try:
+                    if target:
+                        found = [await client.discover_at(normalize_address(target))]
+                    else:
+                        found = await client.discover(wait=3.0)
+                except ValueError:
+                    errors[CONF_DEVICE_ADDRESS] = "invalid_address"
+                except (DeviceUnreachable, BacnetError):
+                    errors["base"] = "no_devices_found"
+                else:
+                    if found:
+                        self._bacnet_devices = {str(d.instance): d for d in found}
+                        return await self.async_step_bacnet_device()
+                    errors["base"] = "no_devices_found"
+        defaults = user_input or {}
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_LOCAL_ADDRESS, default=defaults.get(CONF_LOCAL_ADDRESS, DEFAULT_BACNET_LOCAL_ADDRESS)
+                ): TextSelector(),
+                vol.Optional(
+                    CONF_DEVICE_ADDRESS, default=defaults.get(CONF_DEVICE_ADDRESS, "")
+                ): TextSelector(),
+            }
+        )
+        return self.async_show_form(step_id="bacnet", data_schema=schema, errors=errors)
+
+    async def async_step_bacnet_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick one of the devices that answered."""
+        if user_input is not None:
+            device = self._bacnet_devices[user_input[CONF_DEVICE_INSTANCE]]
+            await self.async_set_unique_id(f"bacnet_{device.instance}")
+            self._abort_if_unique_id_configured()
+            self._bacnet_device = device
+            return await self.async_step_bacnet_objects()
+        options = [
+            SelectOptionDict(
+                value=key,
+                label=f"{d.name or 'Device'} (instance {d.instance}, {d.address}"
+                + (f", {d.vendor_name}" if d.vendor_name else "")
+                + ")",
+            )
+            for key, d in self._bacnet_devices.items()
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_DEVICE_INSTANCE, default=options[0]["value"]): SelectSelector(
+                    SelectSelectorConfig(options=options, mode=SelectSelectorMode.LIST)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="bacnet_device", data_schema=schema, description_placeholders={"count": str(len(options))}
+        )
+
+    async def async_step_bacnet_objects(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Which of the device's objects become entities."""
+        device = self._bacnet_device
+        assert device is not None and self._bacnet_local is not None
+        client = self.hass.data[CLIENTS][self._bacnet_local].client
+        errors: dict[str, str] = {}
+        if not self._bacnet_objects:
+            try:
+                listing = await client.read_objects(device.address)
+            except (DeviceUnreachable, BacnetError):
+                return self.async_abort(reason="cannot_connect")
+            self._bacnet_objects = [
+                o for o in listing.objects if platform_for(o.object_type, o.writable) is not None
+            ]
+        if user_input is not None:
+            if user_input.get(CONF_OBJECTS):
+                local = self._bacnet_local
+                self._bacnet_local = None
+                await async_release_client(self.hass, local)
+                return self.async_create_entry(
+                    title=device.name or f"BACnet device {device.instance}",
+                    data={
+                        CONF_SOURCE_TYPE: SOURCE_BACNET,
+                        CONF_LOCAL_ADDRESS: local,
+                        CONF_DEVICE_ADDRESS: device.address,
+                        CONF_DEVICE_INSTANCE: device.instance,
+                        CONF_OBJECTS: list(user_input[CONF_OBJECTS]),
+                    },
+                )
+            errors[CONF_OBJECTS] = "no_points"
+        options = [
+            SelectOptionDict(
+                value=format_object_id(o.object_id),
+                label=f"{o.name} ({format_object_id(o.object_id)}"
+                + (f", {o.units}" if o.units else "")
+                + ")",
+            )
+            for o in self._bacnet_objects
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_OBJECTS, default=[o["value"] for o in options]): SelectSelector(
+                    SelectSelectorConfig(options=options, multiple=True, mode=SelectSelectorMode.LIST)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="bacnet_objects",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"device": device.name or str(device.instance)},
+        )
 
     async def _get_catalog(self) -> ProfileCatalog:
         if self._catalog is None:
@@ -332,6 +491,8 @@ class EaioOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_ADDON:
             return self.async_abort(reason="no_options")
+        if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_BACNET:
+            return await self.async_step_bacnet_options(user_input)
         if self.config_entry.data.get(CONF_SOURCE_TYPE) == SOURCE_MQTT:
             return await self.async_step_mqtt_points(user_input)
         catalog = await async_load_catalog(self.hass)
@@ -380,6 +541,36 @@ class EaioOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+    async def async_step_bacnet_options(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Write priority and the safety poll of a BACnet device."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if int(user_input[CONF_PRIORITY]) == 6:
+                errors[CONF_PRIORITY] = "priority_reserved"
+            else:
+                return self.async_create_entry(
+                    data={
+                        CONF_PRIORITY: int(user_input[CONF_PRIORITY]),
+                        CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                    }
+                )
+        current = self.config_entry.options
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_PRIORITY, default=current.get(CONF_PRIORITY, DEFAULT_BACNET_PRIORITY)
+                ): NumberSelector(NumberSelectorConfig(min=1, max=16, step=1, mode=NumberSelectorMode.BOX)),
+                vol.Required(
+                    CONF_SCAN_INTERVAL, default=current.get(CONF_SCAN_INTERVAL, DEFAULT_BACNET_SCAN_INTERVAL)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=10, max=3600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="bacnet_options", data_schema=schema, errors=errors)
 
     async def async_step_mqtt_points(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Which of an MQTT device's points become entities."""

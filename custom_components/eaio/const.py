@@ -46,3 +46,13 @@ SERVICE_SUBMIT_RECOMMENDATIONS: Final = "submit_recommendations"
 SERVICE_APPLY_RECOMMENDATION: Final = "apply_recommendation"
 SERVICE_DISMISS_RECOMMENDATION: Final = "dismiss_recommendation"
 SERVICE_RUN_OPTIMIZATION: Final = "run_optimization"
+
+SOURCE_BACNET: Final = "bacnet"
+CONF_LOCAL_ADDRESS: Final = "local_address"
+CONF_DEVICE_ADDRESS: Final = "device_address"
+CONF_DEVICE_INSTANCE: Final = "device_instance"
+CONF_OBJECTS: Final = "objects"
+CONF_PRIORITY: Final = "priority"
+DEFAULT_BACNET_PRIORITY: Final = 16
+DEFAULT_BACNET_SCAN_INTERVAL: Final = 60
+DEFAULT_BACNET_LOCAL_ADDRESS: Final = "0.0.0.0:47808"

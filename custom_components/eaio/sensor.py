@@ -32,6 +32,7 @@ def sensor_description(point: EntitySpec) -> SensorEntityDescription:
         native_unit_of_measurement=point.unit,
         suggested_display_precision=point.precision,
         entity_category=EntityCategory.DIAGNOSTIC if point.diagnostic else None,
+        options=list(point.options) if point.device_class == SensorDeviceClass.ENUM else None,
     )
 
 

@@ -6,12 +6,13 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
 from .addon_coordinator import AddonCoordinator, find_addon_link
 from .assistant import async_answer
+from .bacnet_coordinator import BacnetCoordinator
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_POINT,
@@ -25,7 +26,7 @@ from .const import (
     SERVICE_SUBMIT_RECOMMENDATIONS,
     SERVICE_WRITE_POINT,
 )
-from .coordinator import EaioCoordinator
+from .coordinator import EaioCoordinator, WriteFailed
 from .data import get_energy_today
 
 READ_SCHEMA = vol.Schema(
@@ -135,6 +136,29 @@ async def _run_optimization(call: ServiceCall) -> ServiceResponse:
     return result
 
 
+RELEASE_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string, vol.Required(ATTR_POINT): cv.string}
+)
+
+
+async def _release_point(call: ServiceCall) -> None:
+    coordinator = _coordinator(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    if not isinstance(coordinator, BacnetCoordinator):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="release_not_supported",
+            translation_placeholders={"device": coordinator.config_entry.title},
+        )
+    try:
+        await coordinator.async_release(call.data[ATTR_POINT])
+    except WriteFailed as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="write_failed",
+            translation_placeholders={"point": call.data[ATTR_POINT], "error": str(err)},
+        ) from err
+
+
 ASK_SCHEMA = vol.Schema({vol.Required("question"): vol.All(cv.string, vol.Length(min=1, max=2000))})
 
 
@@ -179,3 +203,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, "ask", _ask, schema=ASK_SCHEMA, supports_response=SupportsResponse.ONLY
     )
+    hass.services.async_register(DOMAIN, "release_point", _release_point, schema=RELEASE_SCHEMA)
