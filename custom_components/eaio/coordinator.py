@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import Context
+from homeassistant.core import CALLBACK_TYPE, Context, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -46,6 +46,10 @@ class EaioCoordinator(DataUpdateCoordinator[DeviceData]):
 
     _online: bool | None = None
     _reported_errors: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._key_listeners: dict[str, list[CALLBACK_TYPE]] = {}
 
     @property
     def device_info(self) -> DeviceInfo:
@@ -182,8 +186,27 @@ class EaioCoordinator(DataUpdateCoordinator[DeviceData]):
         await self.async_read_back(key, checked)
 
     def merge_values(self, values: dict[str, Value]) -> None:
-        """Push values that arrived outside a poll (a read-back, a notification) to the entities."""
+        """Push values that arrived outside a poll (a read-back, a notification).
+
+        Only the entities of the points that changed are told: a device that pushes one
+        value a millisecond must not make every one of its entities write its state.
+        """
         if self.data is None:
             return
         errors = {k: v for k, v in self.data.errors.items() if k not in values}
-        self.async_set_updated_data(DeviceData({**self.data.values, **values}, errors, self.data.requests))
+        self.data = DeviceData({**self.data.values, **values}, errors, self.data.requests)
+        for key in values:
+            for listener in list(self._key_listeners.get(key, ())):
+                listener()
+
+    @callback
+    def async_add_key_listener(self, key: str, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``listener`` when a pushed value of ``key`` arrives."""
+        listeners = self._key_listeners.setdefault(key, [])
+        listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            listeners.remove(listener)
+
+        return remove

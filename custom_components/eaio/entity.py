@@ -25,6 +25,12 @@ class EaioPointEntity(CoordinatorEntity[EaioCoordinator]):
         self._attr_unique_id = f"{entry.unique_id}_{point.key}"
         self._attr_device_info = coordinator.device_info
 
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_add_key_listener(self.point.key, self._handle_coordinator_update)
+        )
+
     @property
     def available(self) -> bool:
         """Unavailable when the device is, and when only this point failed."""

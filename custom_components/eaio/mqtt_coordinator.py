@@ -111,8 +111,10 @@ class MqttCoordinator(EaioCoordinator):
         for key in values:
             self._last_seen[key] = now
             self._stale.discard(key)
-        if values or errors:
-            self.merge_values({**values, INVALID_PAYLOADS.key: self.invalid_count})
+        if errors:
+            values[INVALID_PAYLOADS.key] = self.invalid_count
+        if values:
+            self.merge_values(values)
 
     def _invalid(self, topic: str, errors: dict[str, str]) -> None:
         self.invalid_count += 1

@@ -118,10 +118,12 @@ async def test_valid_payloads_become_states(hass: HomeAssistant, mosquitto: Mosq
     state = hass.states.get(ids["co2"])
     assert state is not None and state.attributes["unit_of_measurement"] == "ppm"
     assert state.attributes["device_class"] == "carbon_dioxide"
-    # A partial update changes only what it carries.
+    # A partial update changes only what it carries, and only its entity writes a state.
+    co2_reported = hass.states.get(ids["co2"]).last_reported  # type: ignore[union-attr]
     await _publish(hass, mosquitto, base, {"temperature": 22.0})
     await _until(hass, lambda: _state(hass, ids["temperature"]) == "22.0")
     assert _state(hass, ids["co2"]) == "612.0"
+    assert hass.states.get(ids["co2"]).last_reported == co2_reported  # type: ignore[union-attr]
     assert _state(hass, ids["invalid_payloads"]) == "0"
 
 
