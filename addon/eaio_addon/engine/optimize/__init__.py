@@ -1,0 +1,29 @@
+"""Plans for a battery, EVs, deferrable runs and HVAC: LP/MILP on HiGHS, with reasons.
+
+``make_plan`` puts everything into one model; ``plan_battery`` is the battery alone. Both
+return a :class:`Plan` (schedules, totals against doing nothing, reason codes) or raise
+:class:`PlanInfeasible` naming the constraint that bites.
+"""
+
+from .errors import PlanInfeasible
+from .plan import make_plan, plan_battery
+from .result import BatteryPlan, DeferrablePlan, EVPlan, HvacPlan, Plan, Reason, Totals
+from .spec import Battery, DeferrableRun, EVCharge, HvacSpec, SiteInputs
+
+__all__ = [
+    "Battery",
+    "BatteryPlan",
+    "DeferrablePlan",
+    "DeferrableRun",
+    "EVCharge",
+    "EVPlan",
+    "HvacPlan",
+    "HvacSpec",
+    "Plan",
+    "PlanInfeasible",
+    "Reason",
+    "SiteInputs",
+    "Totals",
+    "make_plan",
+    "plan_battery",
+]
