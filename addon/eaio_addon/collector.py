@@ -1,0 +1,387 @@
+"""What the add-on learns from: which entities, their live state changes, and their history.
+
+The learned entities are EAIO's own (the entity registry's entries of platform ``eaio``) plus the
+ones listed in the options. Live changes arrive through the ``state_changed`` subscription and go
+through one writer task into the store. History comes from the recorder
+(``history/history_during_period``): on the first start for the last ``backfill_days``, after a
+reconnect or restart for the stretch the add-on missed. Each entity's ``covered_until`` mark says
+up to when its history is complete in the store; it moves forward in the same transaction as the
+readings, so nothing stored is fetched twice and an interrupted backfill resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import logging
+import time
+from typing import Any
+
+from .ha_link import HaLink, LinkDown
+from .store import EntityMeta, Reading, Store, StoreDb, reading
+
+_LOGGER = logging.getLogger(__name__)
+
+DAY_S = 86400.0
+BATCH = 20  # entities per history request
+WINDOW_MIN, WINDOW_MAX = 3600.0, DAY_S  # the span of one request adapts between these
+TARGET_STATES = 50_000  # per request: about 2-3 MB of JSON, parsed in one piece
+# The recorder writes states to its database every few seconds (commit_interval, 5 s by default):
+# a stretch is fetched only once it is this far in the past.
+RECORDER_LAG = 10.0
+MARK_EVERY = 60.0  # how often live coverage is recorded, bounding what a crash makes fetch again
+WRITE_BATCH = 5000
+LOG_LONG_BACKFILL = 3600.0  # entity-seconds per entity above which progress is logged in steps
+
+
+@dataclass
+class BackfillProgress:
+    """Reported in /api/health: ``state`` idle (nothing fetched yet), running or done."""
+
+    state: str = "idle"
+    progress: float = 0.0  # percent of the history window that is in the store
+    entities: int = 0
+    readings: int = 0  # fetched by the current or last run
+    last_run_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "progress": round(self.progress, 1), "entities": self.entities}
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """History of these entities is complete in the store up to ``until`` (after what is queued before)."""
+
+    entity_ids: tuple[str, ...]
+    until: float
+
+
+@dataclass
+class _SyncRequest:
+    entity_ids: set[str]
+    until: float
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _epoch(text: Any) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def history_readings(result: Any) -> list[Reading]:
+    """Readings from a compressed, minimal ``history_during_period`` answer ({entity: [{"s", "lu"}]})."""
+    out: list[Reading] = []
+    if not isinstance(result, dict):
+        return out
+    for entity_id, states in result.items():
+        for item in states if isinstance(states, list) else []:
+            state, ts = item.get("s"), item.get("lu")
+            if isinstance(state, str) and isinstance(ts, (int, float)):
+                out.append(reading(entity_id, float(ts), state))
+    return out
+
+
+class Collector:
+    """Keeps the store's readings of the learned entities complete and current."""
+
+    def __init__(self, link: HaLink, store: Store, *, option_entities: Sequence[str], backfill_days: int,
+                 recorder_lag: float = RECORDER_LAG, registry_debounce: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._link = link
+        self._store = store
+        self._options = tuple(option_entities)
+        self._backfill_span = backfill_days * DAY_S
+        self._recorder_lag = recorder_lag
+        self._registry_debounce = registry_debounce
+        self._clock = clock
+        self.learned: set[str] = set(option_entities)
+        self.missing: set[str] = set()  # listed in the options but not in Home Assistant
+        self.backfill = BackfillProgress()
+        self.live_readings = 0
+        self.listeners: list[Callable[[Sequence[Reading]], None]] = []  # told after readings are stored
+        self._queue: asyncio.Queue[Reading | _Mark] = asyncio.Queue()
+        self._held: list[dict[str, Any]] | None = None  # events held while the entity set is refreshed
+        self._latest_event_ts: float | None = None
+        self._requests: asyncio.Queue[_SyncRequest] = asyncio.Queue()
+        self._syncing = False
+        self._refresh_timer: asyncio.TimerHandle | None = None
+        self._refresh_lock = asyncio.Lock()  # one refresh at a time, so held events are judged once
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def attach(self) -> None:
+        self._link.subscribe("state_changed", self._on_state_changed)
+        self._link.subscribe("entity_registry_updated", self._on_registry_updated)
+        self._link.on_connect(self._on_connect)
+
+    async def start(self) -> None:
+        """Take up the entities learned before a restart, then run the writer, the syncs and the marks."""
+        known = await self._store.call(StoreDb.entities)
+        self.learned |= {meta.entity_id for meta in known}
+        for name, work in (("writer", self._write_loop()), ("sync", self._sync_loop()),
+                           ("marks", self._mark_loop())):
+            self._tasks.append(asyncio.create_task(work, name=f"eaio-collector-{name}"))
+
+    async def stop(self) -> None:
+        """Store what is queued, then stop."""
+        if self._refresh_timer is not None:
+            self._refresh_timer.cancel()
+        if self._tasks and not self._tasks[0].done():
+            await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def sync(self, entity_ids: Iterable[str], until: float) -> None:
+        """Fetch the history not yet stored for ``entity_ids`` up to ``until``; returns when done or abandoned."""
+        request = _SyncRequest(set(entity_ids), until)
+        self._requests.put_nowait(request)
+        await request.done.wait()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    # --- live events ----------------------------------------------------------------------------
+
+    def _on_state_changed(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        new = data.get("new_state")
+        if not isinstance(new, dict):
+            return  # the entity was removed
+        ts = _epoch(new.get("last_updated"))
+        if ts is None:
+            return
+        if self._latest_event_ts is None or ts > self._latest_event_ts:
+            self._latest_event_ts = ts
+        if self._held is not None:
+            self._held.append(event)
+            return
+        self._take(data, new, ts)
+
+    def _take(self, data: dict[str, Any], new: dict[str, Any], ts: float) -> None:
+        entity_id = data.get("entity_id")
+        if entity_id not in self.learned:
+            return
+        old = data.get("old_state")
+        if isinstance(old, dict) and old.get("state") == new.get("state"):
+            return  # only attributes changed: no new reading (the history's minimal answer drops these too)
+        state = new.get("state")
+        if isinstance(state, str):
+            self._queue.put_nowait(reading(entity_id, ts, state))
+
+    def _on_registry_updated(self, event: dict[str, Any]) -> None:
+        # Added or removed EAIO entities; a burst (a new device brings many) is handled once.
+        del event
+        if self._refresh_timer is not None:
+            self._refresh_timer.cancel()
+        self._refresh_timer = asyncio.get_running_loop().call_later(
+            self._registry_debounce, lambda: self._spawn(self._refresh_and_sync()))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work, name="eaio-collector-refresh")
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, LinkDown):
+            _LOGGER.error("Refreshing the learned entities failed", exc_info=exc)
+
+    async def _refresh_and_sync(self) -> None:
+        until = self._clock()
+        added = await self._refresh_entities()
+        if added:
+            _LOGGER.info("Learning from %d more entities: %s", len(added), ", ".join(sorted(added)))
+            await self.sync(added, until)
+
+    # --- on (re)connect -------------------------------------------------------------------------
+
+    async def _on_connect(self) -> None:
+        until = self._clock()
+        await self._refresh_entities()
+        await self.sync(self.learned, until)
+
+    async def _refresh_entities(self) -> set[str]:
+        """Read the registry and the states; returns the entities learned from now on that were not before."""
+        async with self._refresh_lock:
+            self._held = []
+            learned: set[str] | None = None
+            try:
+                registry = await self._link.call({"type": "config/entity_registry/list"})
+                states = await self._link.call({"type": "get_states"})
+                ours = {entry["entity_id"] for entry in registry
+                        if entry.get("platform") == "eaio" and not entry.get("disabled_by")}
+                wanted = ours | set(self._options)
+                by_id = {state["entity_id"]: state for state in states if isinstance(state, dict)}
+                metas = []
+                for entity_id in sorted(wanted):
+                    attributes = (by_id.get(entity_id) or {}).get("attributes") or {}
+                    metas.append(EntityMeta(entity_id, "eaio" if entity_id in ours else "option",
+                                            attributes.get("state_class"), attributes.get("unit_of_measurement"),
+                                            attributes.get("device_class"), attributes.get("friendly_name")))
+                await self._store.call(StoreDb.set_learned, metas)
+                learned = wanted
+            finally:
+                held, self._held = self._held, None
+                added: set[str] = set()
+                if learned is not None:
+                    added = learned - self.learned
+                    self.learned = learned
+                # What arrived meanwhile, judged against the new set (the old one if the refresh failed).
+                for event in held:
+                    data = event.get("data") or {}
+                    new = data.get("new_state") or {}
+                    ts = _epoch(new.get("last_updated"))
+                    if ts is not None:
+                        self._take(data, new, ts)
+        missing = set(self._options) - set(by_id)
+        if missing and missing != self.missing:
+            _LOGGER.warning("Entities in the options that Home Assistant does not have (yet): %s",
+                            ", ".join(sorted(missing)))
+        self.missing = missing
+        return added
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < WRITE_BATCH and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                await self._write(items)
+            except Exception:
+                _LOGGER.exception("Storing %d live readings failed", len(items))
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    async def _write(self, items: list[Reading | _Mark]) -> None:
+        batch: list[Reading] = []
+        for item in items:
+            if isinstance(item, Reading):
+                batch.append(item)
+                continue
+            if batch:
+                await self._store_live(batch)
+                batch = []
+            await self._store.call(StoreDb.set_covered, item.entity_ids, item.until)
+        if batch:
+            await self._store_live(batch)
+
+    async def _store_live(self, batch: list[Reading]) -> None:
+        await self._store.call(StoreDb.add_readings, batch)
+        self.live_readings += len(batch)
+        for listener in self.listeners:
+            listener(batch)
+
+    async def _mark_loop(self) -> None:
+        """While caught up, record that the history up to the latest event received is in the store.
+
+        Events come in the order Home Assistant fired them, so once an event stamped T arrived, every
+        state of a learned entity from before T arrived too, and is queued ahead of the mark.
+        """
+        while True:
+            await asyncio.sleep(MARK_EVERY)
+            if (self._link.connected and not self._syncing and self._requests.empty() and self._held is None
+                    and self._latest_event_ts is not None):
+                self._queue.put_nowait(_Mark(tuple(sorted(self.learned)), self._latest_event_ts - 1.0))
+
+    # --- history --------------------------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        while True:
+            request = await self._requests.get()
+            self._syncing = True
+            try:
+                await self._fetch_history(request.entity_ids, request.until)
+            except LinkDown:
+                _LOGGER.info("Backfill paused: the link to Home Assistant is down; it resumes on reconnect")
+            except Exception:
+                _LOGGER.exception("Backfill failed; it is tried again on the next connect")
+            finally:
+                self._syncing = False
+                request.done.set()
+
+    async def _fetch_history(self, entity_ids: set[str], until: float) -> None:
+        if not entity_ids:
+            self.backfill.state, self.backfill.progress, self.backfill.entities = "done", 100.0, 0
+            return
+        horizon = until - self._backfill_span
+        ids = sorted(entity_ids)
+        marks = await self._store.call(StoreDb.covered_until, ids)
+        starts = {e: max(marks.get(e) or horizon, horizon) for e in ids}
+        span = until - horizon
+        total = span * len(ids)
+        done = sum(min(starts[e], until) - horizon for e in ids)
+        groups: dict[float, list[str]] = {}
+        for entity_id in ids:
+            if starts[entity_id] < until:
+                groups.setdefault(starts[entity_id], []).append(entity_id)
+        progress = self.backfill
+        progress.entities = len(ids)
+        progress.progress = 100.0 * done / total if total > 0 else 100.0
+        if not groups:
+            progress.state = "done"
+            return
+        longest = until - min(groups)
+        verbose = longest > LOG_LONG_BACKFILL
+        progress.state = "running"
+        progress.readings = 0
+        began = time.monotonic()
+        if verbose:
+            _LOGGER.info("Backfill: fetching up to %.1f days of history for %d entities (%.0f%% already stored)",
+                         longest / DAY_S, len(ids), progress.progress)
+        logged_step = int(progress.progress // 5)
+        for start, members in sorted(groups.items()):
+            for i in range(0, len(members), BATCH):
+                batch = members[i:i + BATCH]
+                t, window = start, WINDOW_MAX
+                while t < until:
+                    end = min(t + window, until)
+                    wait = end + self._recorder_lag - self._clock()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    result = await self._link.call({
+                        "type": "history/history_during_period",
+                        # The recorder's query excludes both ends: start a millisecond early, so a state
+                        # stamped exactly at a chunk boundary is not lost (a repeat is ignored).
+                        "start_time": _iso(t - 0.001),
+                        "end_time": _iso(end),
+                        "entity_ids": batch,
+                        "include_start_time_state": False,
+                        "significant_changes_only": False,
+                        "minimal_response": True,
+                        "no_attributes": True,
+                    })
+                    readings = history_readings(result)
+                    await self._store.call(StoreDb.add_readings, readings, covered=(batch, end))
+                    progress.readings += len(readings)
+                    done += (end - t) * len(batch)
+                    progress.progress = min(100.0, 100.0 * done / total)
+                    if verbose and int(progress.progress // 5) > logged_step:
+                        logged_step = int(progress.progress // 5)
+                        _LOGGER.info("Backfill: %d%% (%d readings fetched so far)", int(progress.progress),
+                                     progress.readings)
+                    # Keep each answer near TARGET_STATES: dense sensors get shorter spans, sparse ones longer.
+                    if len(readings) > TARGET_STATES:
+                        window = max(WINDOW_MIN, window / 2)
+                    elif len(readings) < TARGET_STATES / 4:
+                        window = min(WINDOW_MAX, window * 2)
+                    t = end
+        progress.state = "done"
+        progress.progress = 100.0
+        progress.last_run_s = time.monotonic() - began
+        _LOGGER.info("Backfill: done, %d readings for %d entities in %.1f s", progress.readings, len(ids),
+                     progress.last_run_s)

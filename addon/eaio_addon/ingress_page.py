@@ -1,0 +1,83 @@
+"""The ingress page: the add-on's health and what its store holds, as one self-contained HTML page.
+
+Rendered on the server, no scripts and nothing fetched from elsewhere: it works behind ingress
+(whose path prefix it never needs to know) and offline. Every value is escaped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1c1c1c;background:#fafafa}
+h1{font-size:1.3rem;margin:0 0 1rem}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
+table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
+th{background:#f0f0f0;font-weight:600}.ok{color:#1b7a1b}.bad{color:#b3261e}.muted{color:#777}
+@media (prefers-color-scheme:dark){body{background:#111;color:#e6e6e6}table{background:#1b1b1b}
+td,th{border-color:#333}th{background:#262626}}
+"""
+
+
+def _when(ts: Any) -> str:
+    if not isinstance(ts, (int, float)):
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> str:
+    return "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in pairs)
+
+
+def render_page(facts: dict[str, Any]) -> str:
+    health: dict[str, Any] = facts.get("health", {})
+    counts: dict[str, Any] = facts.get("counts", {})
+    backfill: dict[str, Any] = health.get("backfill", {})
+    status = str(health.get("status", "unknown"))
+    problems = health.get("problems") or []
+    summary = (f'<p class="{"ok" if status == "ok" else "bad"}">Status: {escape(status)}</p>'
+               + "".join(f'<p class="bad">{escape(str(p))}</p>' for p in problems))
+    link = _rows([
+        ("Home Assistant link", health.get("ha_link")),
+        ("Home Assistant version", facts.get("ha_version") or "-"),
+        ("Backfill", f"{backfill.get('state')} — {backfill.get('progress')} % of {backfill.get('entities')} entities"),
+        ("Language model", "not wired yet (configured model: "
+                           f"{(health.get('llm') or {}).get('model') or '-'})"),
+        ("Add-on version", health.get("version")),
+    ])
+    store = _rows([
+        ("Readings", counts.get("readings")),
+        ("Entities learned from", counts.get("entities")),
+        ("Oldest reading", _when(counts.get("oldest_reading"))),
+        ("Newest reading", _when(counts.get("newest_reading"))),
+        ("Pushes waiting", counts.get("outbox_pending")),
+        ("Pushes delivered", counts.get("outbox_delivered")),
+        ("Pushes failed", counts.get("outbox_failed")),
+        ("Recommendations", facts.get("recommendations")),
+        ("Database", f"{facts.get('db_bytes', 0) / 1e6:.1f} MB"),
+    ])
+    entities = facts.get("entities") or []
+    entity_rows = "".join(
+        f"<tr><td>{escape(e['entity_id'])}</td><td>{escape(e['source'])}</td>"
+        f"<td>{escape(e.get('state_class') or '')}</td><td>{escape(e.get('unit') or '')}</td></tr>"
+        for e in entities) or '<tr><td colspan="4" class="muted">none yet</td></tr>'
+    pushes = facts.get("pushes") or []
+    push_rows = "".join(
+        f"<tr><td>{escape(_when(p['created_at']))}</td><td>{escape(p['service'])}</td>"
+        f"<td>{escape(p['state'])}</td><td>{escape(str(p['attempts']))}</td>"
+        f"<td>{escape(p.get('last_error') or '')}</td></tr>"
+        for p in pushes) or '<tr><td colspan="5" class="muted">none yet</td></tr>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>EAIO add-on</title><style>{_STYLE}</style></head>
+<body><h1>EAIO add-on</h1>{summary}
+<h2>Links</h2><table>{link}</table>
+<h2>Store</h2><table>{store}</table>
+<h2>Entities</h2><table><tr><th>Entity</th><th>Source</th><th>State class</th><th>Unit</th></tr>{entity_rows}</table>
+<h2>Latest pushes to Home Assistant</h2>
+<table><tr><th>Queued</th><th>Service</th><th>State</th><th>Attempts</th><th>Last error</th></tr>{push_rows}</table>
+<p class="muted">Refreshes every 15 s. {escape(_when(facts.get("now")))}</p>
+</body></html>
+"""

@@ -1,0 +1,140 @@
+"""The add-on's options: schema, defaults, and the typed result after validation.
+
+``SCHEMA`` and ``DEFAULTS`` are the ``schema:`` and ``options:`` of ``config.yaml``, written again
+here because the running add-on has no access to its own ``config.yaml``; a test keeps the two
+identical. Inside the Supervisor the options arrive validated in ``/data/options.json``; the
+standalone add-on reads a JSON or YAML file. Both go through ``parse_options``, so a malformed
+file is refused with the option's name and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .option_types import OptionError, validate
+
+ENTITY_ID = r"^[a-z0-9_]+\.[a-z0-9_]+$"
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+SCHEMA: dict[str, Any] = {
+    "ollama_url": "url?",
+    "model": "str",
+    "light_model": "str",
+    "entities": [f"match({ENTITY_ID})"],
+    "tariff": [{"start": f"match({CLOCK_TIME})", "price": "float"}],
+    "comfort_min": "float(10,35)",
+    "comfort_max": "float(10,35)",
+    "autopilot": "bool",
+    "backfill_days": "int(0,365)",
+    "raw_retention_days": "int(1,3650)",
+    "log_level": "list(debug|info|warning|error)",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "model": "qwen2.5:7b",
+    "light_model": "qwen2.5:1.5b",
+    "entities": [],
+    "tariff": [{"start": "00:00", "price": 0.30}],
+    "comfort_min": 20.0,
+    "comfort_max": 24.0,
+    "autopilot": False,
+    "backfill_days": 30,
+    "raw_retention_days": 30,
+    "log_level": "info",
+}
+
+OptionsError = OptionError
+
+
+@dataclass(frozen=True)
+class TariffPeriod:
+    """The energy price from ``start`` (minutes after midnight, local time) until the next period."""
+
+    start_minute: int
+    price: float
+
+
+@dataclass(frozen=True)
+class Options:
+    """Validated options."""
+
+    ollama_url: str | None
+    model: str
+    light_model: str
+    entities: tuple[str, ...]
+    tariff: tuple[TariffPeriod, ...]  # sorted by start; the last one runs past midnight to the first
+    comfort_min: float
+    comfort_max: float
+    autopilot: bool
+    backfill_days: int
+    raw_retention_days: int
+    log_level: str
+
+    def price_at(self, minute_of_day: int) -> float:
+        """The tariff's price at a local minute of the day (0..1439)."""
+        price = self.tariff[-1].price  # before the first start, the last period still runs
+        for period in self.tariff:
+            if period.start_minute <= minute_of_day:
+                price = period.price
+        return price
+
+
+def parse_options(raw: Any) -> Options:
+    """Validate raw options (a mapping) and return them typed; OptionError names what is wrong."""
+    valid = validate(SCHEMA, raw, DEFAULTS)
+    periods = [TariffPeriod(_minutes(item["start"]), float(item["price"])) for item in valid["tariff"]]
+    if not periods:
+        raise OptionError("tariff", "needs at least one period (start and price)")
+    starts = [p.start_minute for p in periods]
+    if len(set(starts)) != len(starts):
+        duplicate = next(valid["tariff"][i]["start"] for i, s in enumerate(starts) if starts.count(s) > 1)
+        raise OptionError("tariff", f"two periods start at {duplicate}")
+    if valid["comfort_min"] >= valid["comfort_max"]:
+        raise OptionError("comfort_min", f"{valid['comfort_min']:g} °C must be below comfort_max "
+                                         f"({valid['comfort_max']:g} °C)")
+    if valid["backfill_days"] > valid["raw_retention_days"]:
+        # Readings older than the retention are purged, so fetching them would be wasted work.
+        raise OptionError("backfill_days", f"{valid['backfill_days']} days is longer than "
+                                           f"raw_retention_days ({valid['raw_retention_days']})")
+    for key in ("model", "light_model"):
+        # Not str(1,): the Supervisor compares a string with the range's numbers and refuses every value.
+        if not valid[key].strip():
+            raise OptionError(key, "must not be empty")
+    entities = tuple(dict.fromkeys(valid["entities"]))  # keep order, drop repeats
+    return Options(
+        ollama_url=valid.get("ollama_url"),
+        model=valid["model"],
+        light_model=valid["light_model"],
+        entities=entities,
+        tariff=tuple(sorted(periods, key=lambda p: p.start_minute)),
+        comfort_min=float(valid["comfort_min"]),
+        comfort_max=float(valid["comfort_max"]),
+        autopilot=valid["autopilot"],
+        backfill_days=valid["backfill_days"],
+        raw_retention_days=valid["raw_retention_days"],
+        log_level=valid["log_level"],
+    )
+
+
+def load_options(path: Path) -> Options:
+    """Read an options file (JSON or YAML) and validate it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OptionError("(file)", f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise OptionError("(file)", f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                                    f"{exc}") from None
+    return parse_options({} if raw is None else raw)
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)

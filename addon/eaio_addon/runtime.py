@@ -1,0 +1,233 @@
+"""The running add-on: store, link to Home Assistant, collector, outbox and HTTP API, wired together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from dataclasses import asdict, dataclass
+import json
+import logging
+from pathlib import Path
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from . import __version__
+from .api import build_app
+from .api_token import TOKEN_FILE, load_or_create_api_token
+from .collector import DAY_S, RECORDER_LAG, Collector
+from .discovery import announce
+from .ha_link import HaLink, LinkState
+from .options import Options
+from .outbox import OutboxSender
+from .store import OutboxItem, Store, StoreDb
+
+_LOGGER = logging.getLogger(__name__)
+
+PURGE_EVERY = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How this add-on runs: inside the Supervisor or standalone; everything else comes from the options."""
+
+    mode: str  # "supervisor" or "standalone"
+    ha_ws_url: str
+    ha_token: str
+    data_dir: Path
+    options: Options
+    host: str
+    port: int
+    supervisor_token: str | None = None  # for discovery, inside the Supervisor only
+    # Tuning, not options: the tests shorten these.
+    reconnect_cap: float = 30.0
+    recorder_lag: float = RECORDER_LAG
+    registry_debounce: float = 2.0
+
+
+class Runtime:
+    """Starts and stops the add-on's parts; what the API and (later) the agents talk to."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = settings.port
+        self.api_token = ""
+        self._session: aiohttp.ClientSession | None = None
+        self._store: Store | None = None
+        self._link: HaLink | None = None
+        self._collector: Collector | None = None
+        self._sender: OutboxSender | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = False
+
+    # The parts exist once start() ran; these accessors say so to the type checker.
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "Runtime.start() first"
+        return self._store
+
+    @property
+    def link(self) -> HaLink:
+        assert self._link is not None, "Runtime.start() first"
+        return self._link
+
+    @property
+    def collector(self) -> Collector:
+        assert self._collector is not None, "Runtime.start() first"
+        return self._collector
+
+    @property
+    def sender(self) -> OutboxSender:
+        assert self._sender is not None, "Runtime.start() first"
+        return self._sender
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.api_token, created = await asyncio.to_thread(load_or_create_api_token, settings.data_dir)
+        if created:
+            _LOGGER.info("Made the API token in %s", settings.data_dir / TOKEN_FILE)
+        self._store = await Store.open(settings.data_dir)
+        self._session = aiohttp.ClientSession()
+        self._link = HaLink(self._session, settings.ha_ws_url, settings.ha_token,
+                            backoff_initial=min(1.0, settings.reconnect_cap), backoff_cap=settings.reconnect_cap)
+        self._collector = Collector(self._link, self._store, option_entities=settings.options.entities,
+                                    backfill_days=settings.options.backfill_days,
+                                    recorder_lag=settings.recorder_lag, registry_debounce=settings.registry_debounce)
+        self._collector.attach()
+        self._sender = OutboxSender(self._store, self._link)
+        self._sender.attach()
+        await self._collector.start()
+        self._runner = web.AppRunner(build_app(self, self.api_token, trust_ingress=settings.mode == "supervisor"),
+                                     access_log=_LOGGER if _LOGGER.isEnabledFor(logging.DEBUG) else None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.host, settings.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []  # the real port when 0 asked for any
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        _LOGGER.info("EAIO add-on %s (%s): API on http://%s:%d, store %s", __version__, settings.mode,
+                     settings.host, self.port, self._store.path)
+        self._spawn("link", self._link.run())
+        self._spawn("outbox", self._sender.run())
+        self._spawn("purge", self._purge_loop())
+        if settings.mode == "supervisor" and settings.supervisor_token:
+            self._spawn("discovery", announce(self._session, settings.supervisor_token, self.port, self.api_token))
+
+    def _spawn(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work, name=f"eaio-{name}")
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _task_done(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _LOGGER.error("Task %s stopped with an error", task.get_name(), exc_info=exc)
+
+    async def stop(self) -> None:
+        """Stop taking requests and events, store what is queued, close the store (once)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._link is not None:
+            await self._link.stop()
+        if self._collector is not None:
+            await self._collector.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._store is not None:
+            await self._store.close()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- what the agents call -------------------------------------------------------------------
+
+    async def submit_recommendations(self, recommendations: Sequence[dict[str, Any]], *,
+                                     replace: bool = True) -> OutboxItem:
+        """Queue recommendations for ``eaio.submit_recommendations``; they reach Home Assistant when the link is up.
+
+        The integration validates each recommendation (and refuses a malformed one with its
+        error); here only what the outbox itself needs is checked: each has a unique ``id`` and
+        the batch is JSON.
+        """
+        seen: set[str] = set()
+        for index, rec in enumerate(recommendations):
+            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"]:
+                raise ValueError(f"recommendation {index} has no 'id' (a non-empty string)")
+            if rec["id"] in seen:
+                raise ValueError(f"recommendation id {rec['id']!r} appears twice in the batch")
+            seen.add(rec["id"])
+        batch = json.loads(json.dumps(list(recommendations)))  # a copy; raises TypeError if not JSON
+        item = await self.store.call(StoreDb.save_recommendations, batch, replace)
+        _LOGGER.info("Queued %d recommendation(s) as push %s", len(batch), item.push_id)
+        self.sender.wake()
+        return item
+
+    # --- what the API reads ---------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        return self._health(*await self.store.call(StoreDb.health_counts))
+
+    def _health(self, readings: int, pending: int, head: OutboxItem | None) -> dict[str, Any]:
+        link = self.link
+        problems: list[str] = []
+        if link.state is LinkState.AUTH_FAILED:
+            problems.append(f"Home Assistant refused the token ({link.auth_error}); fix it and restart the add-on")
+        elif link.state is not LinkState.CONNECTED:
+            problems.append(f"not connected to Home Assistant at {link.url}"
+                            + (f" ({link.last_error})" if link.last_error else ""))
+        if head is not None and head.last_error:
+            problems.append(f"push {head.push_id} ({head.domain}.{head.service}) waiting: {head.last_error}")
+        if self.collector.missing:
+            problems.append("entities in the options that Home Assistant does not have: "
+                            + ", ".join(sorted(self.collector.missing)))
+        return {
+            "status": "ok" if not problems else "degraded",
+            "version": __version__,
+            "ha_link": link.state.value if link.state is not LinkState.STOPPED else LinkState.CONNECTING.value,
+            "backfill": self.collector.backfill.as_dict(),
+            "store": {"readings": readings, "outbox_pending": pending},
+            # The language model is not wired into this version: nothing can use it yet.
+            "llm": {"available": False, "model": self.settings.options.model},
+            "problems": problems,
+        }
+
+    async def recommendations(self) -> list[dict[str, Any]]:
+        return await self.store.call(StoreDb.recommendations)
+
+    async def page_facts(self) -> dict[str, Any]:
+        counts = await self.store.call(StoreDb.counts)
+        head = await self.store.call(StoreDb.outbox_head)
+        entities = await self.store.call(StoreDb.entities)
+        pushes = await self.store.call(StoreDb.outbox_recent, 10)
+        recommendations = await self.store.call(StoreDb.recommendations)
+        db_bytes = await asyncio.to_thread(_db_bytes, self.store.path)
+        return {
+            "health": self._health(counts.readings, counts.outbox_pending, head),
+            "counts": asdict(counts),
+            "entities": [asdict(e) for e in entities],
+            "pushes": [asdict(p) for p in pushes],
+            "recommendations": len(recommendations),
+            "ha_version": self.link.ha_version,
+            "db_bytes": db_bytes,
+            "now": time.time(),
+        }
+
+    async def _purge_loop(self) -> None:
+        retention = self.settings.options.raw_retention_days * DAY_S
+        while True:
+            removed = await self.store.call(StoreDb.purge_readings, time.time() - retention)
+            if removed:
+                _LOGGER.info("Purged %d readings older than %d days (hourly rollups kept)", removed,
+                             self.settings.options.raw_retention_days)
+            await asyncio.sleep(PURGE_EVERY)
+
+
+def _db_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
