@@ -83,6 +83,23 @@ def _v2_rollups_metadata_recommendations(db: sqlite3.Connection) -> None:
         write_rollups(db, entity, fold(rows, None))
 
 
+def _v3_agent_memory(db: sqlite3.Connection) -> None:
+    # What the agents proposed and what became of it (applied, dismissed, expired, verified),
+    # so a recommendation the user keeps dismissing is not proposed again in the same form.
+    db.execute("""CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        rec_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL,
+        target TEXT NOT NULL,
+        value TEXT,
+        saving_kwh REAL,
+        run_id TEXT)""")
+    db.execute("CREATE INDEX decisions_by_form ON decisions (category, target, kind)")
+    db.execute("CREATE INDEX decisions_by_rec ON decisions (rec_id)")
+
+
 def write_rollups(db: sqlite3.Connection, entity: int, rollups: list[HourRollup]) -> None:
     """Insert or replace rollup rows (shared by the migration and the store)."""
     db.executemany(
@@ -97,6 +114,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "readings, entities and the outbox", _v1_readings_and_outbox),
     Migration(2, "hourly rollups, entity metadata and backfill marks, recommendations",
               _v2_rollups_metadata_recommendations),
+    Migration(3, "agent memory: decisions and their outcomes", _v3_agent_memory),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,136 @@
+"""Agent memory: what was proposed and what became of it, kept in the store and used.
+
+A recommendation's *form* is its category, its action target and its value; a form the user
+dismissed ``DISMISS_LIMIT`` times is not proposed again (a value within ``SIMILAR`` of a
+dismissed one counts as the same form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import time
+from typing import Any
+
+from ..store import Store, StoreDb
+
+DISMISS_LIMIT = 2
+SIMILAR = 0.5  # °C, kW or kWh: closer than this is the same proposal to a person
+KINDS = ("proposed", "applied", "dismissed", "expired", "verified")
+
+
+@dataclass(frozen=True)
+class Form:
+    category: str
+    target: str
+    value: str | None
+
+    def similar(self, other: Form) -> bool:
+        if (self.category, self.target) != (other.category, other.target):
+            return False
+        a, b = _number(self.value), _number(other.value)
+        if a is not None and b is not None:
+            return abs(a - b) < SIMILAR
+        return self.value == other.value
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def form_of(rec: dict[str, Any]) -> Form:
+    """The form of a recommendation as the integration sends it back (or as the strategy makes it)."""
+    action = rec.get("action") or {}
+    target = (rec.get("target_entity") or action.get("point") or action.get("service")
+              or rec.get("method") or "")
+    value = rec.get("proposed_value")
+    return Form(str(rec.get("category", "")), str(target), None if value is None else str(value))
+
+
+# The store's own connection, used on the store's thread (Store.call runs these there).
+def _insert(db: StoreDb, rows: list[tuple[Any, ...]]) -> None:
+    con = db._db  # the memory lives in the store database, on its thread
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.executemany("INSERT INTO decisions (ts, rec_id, kind, category, target, value, saving_kwh, run_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _select(db: StoreDb, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    return list(db._db.execute(sql, params))
+
+
+class AgentMemory:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(self, kind: str, rec: dict[str, Any], *, saving_kwh: float | None = None,
+                     run_id: str | None = None) -> None:
+        await self.record_many(kind, [rec], saving_kwh=saving_kwh, run_id=run_id)
+
+    async def record_many(self, kind: str, recs: list[dict[str, Any]], *, saving_kwh: float | None = None,
+                          run_id: str | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown decision kind {kind!r} (one of {', '.join(KINDS)})")
+        now = time.time()
+        rows = []
+        for rec in recs:
+            form = form_of(rec)
+            rows.append((now, str(rec.get("id", "")), kind, form.category, form.target, form.value, saving_kwh,
+                         run_id))
+        if rows:
+            await self.store.call(_insert, rows)
+
+    async def on_ha_event(self, data: dict[str, Any]) -> str | None:
+        """Record an ``eaio_recommendation`` event's outcome; returns the kind recorded (None if not one)."""
+        kind = data.get("type")
+        if kind in ("applied", "dismissed", "expired") and data.get("id"):
+            await self.record(str(kind), data)
+            return str(kind)
+        return None
+
+    async def dismissed_forms(self) -> list[tuple[Form, int]]:
+        rows = await self.store.call(
+            _select, "SELECT category, target, value FROM decisions WHERE kind = 'dismissed'", ())
+        counts: list[tuple[Form, int]] = []
+        for category, target, value in rows:
+            form = Form(category, target, value)
+            for i, (known, n) in enumerate(counts):
+                if known.similar(form):
+                    counts[i] = (known, n + 1)
+                    break
+            else:
+                counts.append((form, 1))
+        return counts
+
+    async def suppressed(self, rec: dict[str, Any]) -> bool:
+        """Whether the user dismissed this form (or a similar one) at least ``DISMISS_LIMIT`` times."""
+        form = form_of(rec)
+        rows = await self.store.call(
+            _select, "SELECT value FROM decisions WHERE kind = 'dismissed' AND category = ? AND target = ?",
+            (form.category, form.target))
+        return sum(1 for (value,) in rows if form.similar(Form(form.category, form.target, value))) >= DISMISS_LIMIT
+
+    async def outcomes(self, rec_id: str) -> dict[str, Any]:
+        rows = await self.store.call(
+            _select, "SELECT kind, ts, saving_kwh FROM decisions WHERE rec_id = ? ORDER BY id", (rec_id,))
+        out: dict[str, Any] = {"state": None, "verified_savings_kwh": None}
+        for kind, _ts, saving in rows:
+            if kind == "verified":
+                out["verified_savings_kwh"] = saving
+            else:
+                out["state"] = {"proposed": "open"}.get(kind, kind)
+        return out
+
+    async def verified_total(self) -> dict[str, Any]:
+        rows = await self.store.call(
+            _select, "SELECT rec_id, saving_kwh FROM decisions WHERE kind = 'verified' ORDER BY id", ())
+        latest = {rec_id: saving for rec_id, saving in rows}
+        return {"recommendations": len(latest), "kwh": round(sum(v or 0.0 for v in latest.values()), 3),
+                "by_recommendation": latest}

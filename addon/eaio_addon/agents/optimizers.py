@@ -1,0 +1,24 @@
+"""Shared inputs of the three optimizer agents: the plan's site from the forecasts and the tariff."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..engine.optimize import SiteInputs
+from .site import RunContext
+
+
+def site_inputs(ctx: RunContext) -> SiteInputs:
+    """The plan's hours: forecast load (median), PV (median, or none), the tariff's price."""
+    if ctx.forecast is None or ctx.price is None:
+        raise LookupError("no load forecast")
+    hours = len(ctx.forecast)
+    pv = ctx.pv_forecast.p50[:hours] if ctx.pv_forecast is not None else np.zeros(hours)
+    return SiteInputs(ctx.forecast.start, np.maximum(ctx.forecast.p50, 0.0), np.maximum(pv, 0.0),
+                      ctx.price.values[:hours], tz=ZoneInfo(ctx.tz))
+
+
+def per_day(value: float, hours: int) -> float:
+    return value * 24.0 / hours if hours else 0.0

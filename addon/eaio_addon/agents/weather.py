@@ -1,0 +1,51 @@
+"""The weather agent: the forecast for the plan's hours from the engine's weather service.
+
+Providers come from ``build_providers``: the local station (the outdoor sensors in the store)
+always; network providers are not switched on by the add-on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..engine.weather import TEMPERATURE, WeatherConfig, WeatherResult, WeatherService, build_providers
+from ..store import Store, StoreDb
+from .base import Agent
+from .bus import EventBus
+from .site import Location, role_of
+
+STATION_DAYS = 3
+
+
+class WeatherAgent(Agent):
+    name = "weather"
+
+    def __init__(self, bus: EventBus, store: Store) -> None:
+        super().__init__(bus)
+        self.store = store
+        self._service: WeatherService | None = None
+
+    async def _station(self) -> dict[str, Any]:
+        now = datetime.now(UTC).timestamp()
+        out: dict[str, Any] = {}
+        for meta in await self.store.call(StoreDb.entities):
+            if role_of(meta.entity_id, meta.device_class, meta.unit) == "outdoor":
+                rows = await self.store.call(StoreDb.hourly, meta.entity_id, now - STATION_DAYS * 86400, now, now)
+                out[TEMPERATURE] = [(datetime.fromtimestamp(r.hour + 1800, UTC), r.mean) for r in rows
+                                    if r.mean is not None]
+                break
+        return out
+
+    async def fetch(self, start: datetime, hours: int, where: Location | None) -> WeatherResult:
+        if where is None:
+            raise LookupError("the site's location is unknown (Home Assistant's configuration gives it)")
+        if self._service is None or (self._service.latitude, self._service.longitude) != (where.latitude,
+                                                                                         where.longitude):
+            config = WeatherConfig(latitude=where.latitude, longitude=where.longitude, local_station=True)
+            self._service = WeatherService(build_providers(config, station_history=self._station),
+                                           latitude=where.latitude, longitude=where.longitude,
+                                           ttl=timedelta(minutes=30))
+        result = await self._service.fetch(start, hours)
+        await self.emit("weather_ready", source=result.source, stale=result.stale)
+        return result

@@ -1,0 +1,72 @@
+"""A synthetic building in a real store, for the agent and orchestrator tests.
+
+Four weeks of hourly states: a house load with a daily shape and a base load that rose in the
+last week (always-on waste), a zone cooled by an HVAC unit that follows a simple RC model, a light
+left on in hours when the room is empty.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import math
+from pathlib import Path
+
+from eaio_addon.agents.site import Location
+from eaio_addon.store import EntityMeta, Store, StoreDb, reading
+
+LOAD = "sensor.house_power"
+OUTDOOR = "sensor.outdoor_temperature"
+INDOOR = "sensor.living_room_temperature"
+HVAC = "sensor.hvac_power"
+LIGHT = "light.living_room"
+OCCUPANCY = "binary_sensor.living_room_occupancy"
+SETPOINT = "number.hvac_cooling_setpoint"
+LOCATION = Location(51.5, 0.0, "UTC")
+DAYS = 28
+
+METAS = [
+    EntityMeta(LOAD, "option", "measurement", "W", "power", "House power"),
+    EntityMeta(OUTDOOR, "option", "measurement", "°C", "temperature", "Outdoor"),
+    EntityMeta(INDOOR, "option", "measurement", "°C", "temperature", "Living room"),
+    EntityMeta(HVAC, "option", "measurement", "W", "power", "HVAC power"),
+    EntityMeta(LIGHT, "option", None, None, None, "Living room light"),
+    EntityMeta(OCCUPANCY, "option", None, None, "occupancy", "Living room occupancy"),
+    EntityMeta(SETPOINT, "option", None, "°C", None, "Cooling setpoint"),
+]
+
+
+def hour_now() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def fill(db: StoreDb, end: datetime, days: int = DAYS) -> int:
+    """Write the building's history up to ``end``; returns the readings written."""
+    db.set_learned(METAS)
+    start = end - timedelta(days=days)
+    rows = []
+    indoor = 24.0
+    hours = days * 24
+    for k in range(hours + 1):
+        t = start + timedelta(hours=k)
+        ts = t.timestamp()
+        h = t.hour
+        outdoor = 27.0 + 6.0 * math.sin((h - 9) / 24 * 2 * math.pi)
+        # Thermostat at 24 °C: the unit runs as much as needed (up to 3 kW), RC zone with tau = 10 h.
+        free = indoor + (outdoor - indoor) / 10.0
+        hvac_kw = min(3.0, max(0.0, (free - 24.0) * 2.0))
+        indoor = free - hvac_kw * 0.5
+        late = k >= hours - 7 * 24  # the last week: 0.3 kW more around the clock
+        house_kw = 0.4 + (0.3 if late else 0.0) + 1.2 * (17 <= h < 22) + 0.5 * (7 <= h < 9) + hvac_kw
+        occupied = 17 <= h < 23 or 6 <= h < 8
+        light_on = 6 <= h < 23  # on all evening and through the empty day: wasted hours 8-17
+        rows += [reading(LOAD, ts, f"{house_kw * 1000:.1f}"), reading(OUTDOOR, ts, f"{outdoor:.2f}"),
+                 reading(INDOOR, ts, f"{indoor:.3f}"), reading(HVAC, ts, f"{hvac_kw * 1000:.1f}"),
+                 reading(LIGHT, ts, "on" if light_on else "off"),
+                 reading(OCCUPANCY, ts, "on" if occupied else "off"), reading(SETPOINT, ts, "24.0")]
+    return db.add_readings(rows)
+
+
+async def open_filled(path: Path, end: datetime) -> Store:
+    store = await Store.open(path)
+    await store.call(fill, end)
+    return store
