@@ -32,6 +32,7 @@ SCHEMA: dict[str, Any] = {
     "autopilot": "bool",
     "backfill_days": "int(0,365)",
     "raw_retention_days": "int(1,3650)",
+    "optimize_every_minutes": "int(0,1440)",
     "log_level": "list(debug|info|warning|error)",
 }
 
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "autopilot": False,
     "backfill_days": 30,
     "raw_retention_days": 30,
+    "optimize_every_minutes": 60,
     "log_level": "info",
 }
 
@@ -74,6 +76,7 @@ class Options:
     backfill_days: int
     raw_retention_days: int
     log_level: str
+    optimize_every_minutes: int = 60  # 0: no scheduled runs (only on request and on events)
 
     def price_at(self, minute_of_day: int) -> float:
         """The tariff's price at a local minute of the day (0..1439)."""
@@ -118,6 +121,7 @@ def parse_options(raw: Any) -> Options:
         backfill_days=valid["backfill_days"],
         raw_retention_days=valid["raw_retention_days"],
         log_level=valid["log_level"],
+        optimize_every_minutes=valid["optimize_every_minutes"],
     )
 
 
