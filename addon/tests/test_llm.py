@@ -273,3 +273,20 @@ async def test_default_script_cites_first_user_message_streamed_and_not() -> Non
     finally:
         await client.close()
         await server.stop()
+
+
+async def test_comes_back_after_the_server_returns() -> None:
+    port = _free_port()
+    llm = LocalLlm(f"http://127.0.0.1:{port}", MODEL, LIGHT, memory_probe=lambda: 40.0, recheck_after_s=0.0)
+    try:
+        await llm.start()
+        assert llm.status()["state"] == "unreachable"
+        server = await start_server(Script(models=[MODEL, LIGHT], structured=GOOD), port=port)
+        try:
+            reply = await llm.structured(MESSAGES, EXPLANATION_SCHEMA, purpose="explain")
+            assert reply.data == GOOD and reply.model == MODEL
+            assert llm.status()["state"] == "ready" and llm.status()["error"] is None
+        finally:
+            await server.stop()
+    finally:
+        await llm.close()

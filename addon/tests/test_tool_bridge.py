@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import socket
 from typing import Annotated, Any
 
 from eaio_addon.llm import ToolBridge
@@ -12,6 +14,9 @@ from mcp.server.mcpserver import MCPServer
 from ollama import Tool
 from pydantic import Field
 import pytest
+import uvicorn
+
+from tests.helpers import wait_until
 
 
 class ZoneRecorder:
@@ -131,3 +136,27 @@ async def test_tool_error_reported() -> None:
         outcome = await bridge.call("zone_status", {"zone": "attic"})
         assert not outcome.ok
         assert "zone_status reported an error" in (outcome.error or "")
+
+
+async def test_bridge_over_streamable_http() -> None:
+    """The same bridge over the transport the add-on serves: streamable HTTP on loopback."""
+    recorder = ZoneRecorder()
+    app = make_mcp_server(recorder).streamable_http_app()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: server.started, within=10, what="MCP HTTP server started")
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            bridge = await ToolBridge.from_session(client.session)
+            assert set(bridge.names) == {"zone_status", "set_setpoint"}
+            refused = await bridge.call("set_setpoint", {"zone": "lobby", "celsius": 12})
+            assert not refused.ok and "less than the minimum of 16" in (refused.error or "")
+            done = await bridge.call("set_setpoint", {"zone": "lobby", "celsius": 19})
+            assert done.ok and done.content == "lobby setpoint now 19.0 °C"
+        assert recorder.setpoints == [("lobby", 19.0)]
+    finally:
+        server.should_exit = True
+        await serving

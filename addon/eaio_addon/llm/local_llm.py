@@ -57,6 +57,7 @@ class LocalLlm:
         memory_limit_pct: float = 80.0,
         request_timeout_s: float = 60.0,
         memory_probe: Callable[[], float] | None = None,
+        recheck_after_s: float = RECHECK_AFTER_S,
     ) -> None:
         self._url = url or None
         self._model = model
@@ -64,6 +65,7 @@ class LocalLlm:
         self._memory_limit_pct = memory_limit_pct
         self._request_timeout_s = request_timeout_s
         self._memory_probe = memory_probe or memory_used_pct
+        self._recheck_after_s = recheck_after_s
         self._client: AsyncClient | None = AsyncClient(host=self._url, timeout=request_timeout_s) if self._url else None
         self._state = "disabled" if self._client is None else "unreachable"
         self._error: str | None = None if self._client else "no Ollama URL configured"
@@ -197,7 +199,7 @@ class LocalLlm:
         """After a failure mid-run, look again (rate-limited) so the LLM comes back by itself."""
         if self._client is None or self._state == "ready" or self._state == "pulling":
             return
-        if time.monotonic() - self._last_check < RECHECK_AFTER_S:
+        if time.monotonic() - self._last_check < self._recheck_after_s:
             return
         try:
             await self._check_and_pull()
