@@ -47,6 +47,7 @@ class Script:
     models: list[str] = field(default_factory=lambda: ["eaio-test:latest"])
     pullable: dict[str, int] = field(default_factory=dict)  # name -> size in bytes /api/pull can fetch
     pull_steps: int = 5
+    pull_step_delay_s: float = 0.0  # pause between progress lines, to watch a pull under way
     chat: list[ChatStep] = field(default_factory=list)
     structured: dict[str, Any] | None = None  # default reply to a chat that asks for a JSON schema
 
@@ -161,7 +162,7 @@ class OllamaTestServer:
             for i in range(steps + 1):
                 await send({"status": f"pulling {_digest(name)[7:19]}", "digest": _digest(name), "total": size,
                             "completed": size * i // steps})
-                await asyncio.sleep(0)
+                await asyncio.sleep(self.script.pull_step_delay_s)
             for status in ("verifying sha256 digest", "writing manifest"):
                 await send({"status": status})
             self.models.add(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -11,6 +12,7 @@ from eaio_addon.llm import LocalLlm
 from ollama import AsyncClient
 import pytest
 
+from tests.helpers import wait_until
 from tests.ollama_server import ChatStep, Script, start_server
 
 MODEL = "eaio-test:3b"
@@ -290,3 +292,33 @@ async def test_comes_back_after_the_server_returns() -> None:
             await server.stop()
     finally:
         await llm.close()
+
+
+async def test_pull_under_way_visible_in_status() -> None:
+    server = await start_server(Script(models=[LIGHT], pullable={MODEL: 1_000}, pull_steps=20, pull_step_delay_s=0.05))
+    llm = LocalLlm(server.url, MODEL, LIGHT)
+    try:
+        starting = asyncio.create_task(llm.start())
+        await wait_until(lambda: llm.status()["state"] == "pulling" and 0 < (llm.status()["pull_progress"] or 0) < 100,
+                         within=10, what="pull under way")
+        # While pulling, callers get their templates instead of waiting.
+        assert llm.choose_model() is None
+        await starting
+        assert llm.status()["state"] == "ready" and llm.status()["pull_progress"] == 100.0
+    finally:
+        await llm.close()
+        await server.stop()
+
+
+async def test_model_removed_after_start() -> None:
+    server = await start_server(Script(models=[MODEL, LIGHT], structured=GOOD))
+    llm = LocalLlm(server.url, MODEL, LIGHT, memory_probe=lambda: 40.0)
+    try:
+        await llm.start()
+        server.models.discard(MODEL)
+        reply = await llm.structured(MESSAGES, EXPLANATION_SCHEMA, purpose="explain")
+        assert reply.data is None and "not found" in (reply.error or "")
+        assert llm.status()["state"] == "model_missing" and not llm.available
+    finally:
+        await llm.close()
+        await server.stop()

@@ -147,3 +147,4 @@ async def test_server_going_away_mid_loop() -> None:
     finally:
         await llm.close()
         await server.stop()
+

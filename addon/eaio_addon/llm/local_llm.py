@@ -33,6 +33,9 @@ HISTORY_LEN = 200
 MAX_ERROR_CHARS = 300
 # Pull progress is logged each time it crosses another step of this many percent.
 PULL_LOG_STEP_PCT = 10.0
+# A tool result longer than this is cut before it goes back to the model: a long history dump
+# would crowd the question out of a small model's context.
+MAX_TOOL_CONTENT_CHARS = 8000
 
 _UNREACHABLE_ERRORS = (ConnectionError, httpx.TransportError)
 
@@ -211,6 +214,15 @@ class LocalLlm:
         self._last_check = time.monotonic()
         _LOGGER.warning("Ollama became unreachable: %s; running without the LLM", self._error)
 
+    def _refused(self, model: str, err: ResponseError) -> str:
+        if err.status_code == 404:
+            # The model was removed after start: stop using it until a re-check pulls it again.
+            self._installed.discard(model)
+            if model == self._model:
+                self._state, self._error = "model_missing", f"model {model} no longer installed"
+                self._last_check = time.monotonic()
+        return f"Ollama refused the request: {_short(err)}"
+
     def _record(self, purpose: str, model: str | None, ok: bool, error: str | None, **extra: Any) -> None:
         if ok and model:
             self._last_model_used = model
@@ -252,7 +264,7 @@ class LocalLlm:
                 error = str(err)
                 break
             except ResponseError as err:
-                error = f"Ollama refused the request: {_short(err)}"
+                error = self._refused(model, err)
                 break
             content = response.message.content or ""
             data, error = _parse_against(content, validator)
@@ -310,7 +322,7 @@ class LocalLlm:
                 error = str(err)
                 break
             except ResponseError as err:
-                error = f"Ollama refused the request: {_short(err)}"
+                error = self._refused(model, err)
                 break
             message = response.message
             text = message.content or ""
@@ -339,7 +351,7 @@ class LocalLlm:
                 calls.append({"name": name, "arguments": arguments, "ok": ok, "error": call_error})
                 # Refusals go back to the model as the tool's answer so it can correct the call.
                 conversation.append({"role": "tool", "tool_name": name,
-                                     "content": content if ok else f"error: {call_error}"})
+                                     "content": content[:MAX_TOOL_CONTENT_CHARS] if ok else f"error: {call_error}"})
         self._record("ask", model, error is None, error, rounds=rounds, tool_calls=len(calls))
         return ToolAnswer(text, model, calls, error, rounds)
 
