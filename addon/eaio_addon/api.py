@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 import hmac
 import logging
-import time
 from typing import Any, Protocol
-import uuid
 
 from aiohttp import web
 
@@ -35,6 +33,10 @@ class RuntimeView(Protocol):
     async def recommendations(self) -> list[dict[str, Any]]: ...
 
     async def page_facts(self) -> dict[str, Any]: ...
+
+    async def optimize(self) -> dict[str, Any]: ...
+
+    async def ask(self, question: str) -> dict[str, Any]: ...
 
 
 def _unauthorized() -> web.Response:
@@ -71,18 +73,12 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool) -> web.A
         return web.json_response({"recommendations": await runtime.recommendations()})
 
     async def optimize(request: web.Request) -> web.Response:
-        started = time.monotonic()
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
-        # Honest until the agents are wired: no run happens, so none is reported as one.
-        return web.json_response({
-            "run_id": uuid.uuid4().hex,
-            "status": "failed",
-            "recommendations": 0,
-            "missing": ["engine not wired"],
-            "duration_s": round(time.monotonic() - started, 3),
-        }, status=503)
+        result = await runtime.optimize()
+        # A failed run is still an answer (what is missing and why); 503 tells a client to retry later.
+        return web.json_response(result, status=503 if result["status"] == "failed" else 200)
 
     async def ask(request: web.Request) -> web.Response:
         body = await _json_object(request)
@@ -92,12 +88,7 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool) -> web.A
         if not isinstance(question, str) or not question.strip():
             return web.json_response({"error": "bad_request", "message": "'question' must be a non-empty string"},
                                      status=400)
-        return web.json_response({
-            "answer": "The assistant is not available yet: this version of the add-on collects data but "
-                      "does not run the language model.",
-            "sources": [],
-            "error": "assistant_unavailable",
-        }, status=503)
+        return web.json_response(await runtime.ask(question.strip()))
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=render_page(await runtime.page_facts()), content_type="text/html",

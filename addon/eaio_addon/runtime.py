@@ -15,11 +15,13 @@ import aiohttp
 from aiohttp import web
 
 from . import __version__
+from .agents.swarm import AgentSwarm
 from .api import build_app
 from .api_token import TOKEN_FILE, load_or_create_api_token
 from .collector import DAY_S, RECORDER_LAG, Collector
 from .discovery import announce
 from .ha_link import HaLink, LinkState
+from .llm import LocalLlm
 from .options import Options
 from .outbox import OutboxSender
 from .store import OutboxItem, Store, StoreDb
@@ -62,6 +64,8 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = False
+        self._agents: AgentSwarm | None = None
+        self.energy_backend: Any = None  # what the MCP energy server serves (agents.energy_backend)
 
     # The parts exist once start() ran; these accessors say so to the type checker.
     @property
@@ -100,6 +104,13 @@ class Runtime:
         self._sender = OutboxSender(self._store, self._link)
         self._sender.attach()
         await self._collector.start()
+        options = settings.options
+        self._agents = AgentSwarm(
+            self._store, self._link, options, submit=self._submit_batch, open_recommendations=self.recommendations,
+            wake_sender=self._sender.wake, health=self.health,
+            llm=LocalLlm(options.ollama_url, options.model, options.light_model),
+            mcp_url=lambda: f"http://127.0.0.1:{self.port}/mcp", mcp_token=lambda: self.api_token)
+        self.energy_backend = self._agents.backend
         self._runner = web.AppRunner(build_app(self, self.api_token, trust_ingress=settings.mode == "supervisor"),
                                      access_log=_LOGGER if _LOGGER.isEnabledFor(logging.DEBUG) else None)
         await self._runner.setup()
@@ -113,6 +124,7 @@ class Runtime:
         self._spawn("link", self._link.run())
         self._spawn("outbox", self._sender.run())
         self._spawn("purge", self._purge_loop())
+        self._agents.attach(self._spawn)  # the LLM check and the schedule run as tasks: start does not wait
         if settings.mode == "supervisor" and settings.supervisor_token:
             self._spawn("discovery", announce(self._session, settings.supervisor_token, self.port, self.api_token))
 
@@ -137,6 +149,8 @@ class Runtime:
             await self._link.stop()
         if self._collector is not None:
             await self._collector.stop()
+        if self._agents is not None:
+            await self._agents.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -169,6 +183,18 @@ class Runtime:
         self.sender.wake()
         return item
 
+    async def _submit_batch(self, recommendations: Sequence[dict[str, Any]], replace: bool) -> OutboxItem:
+        return await self.submit_recommendations(recommendations, replace=replace)
+
+    async def optimize(self) -> dict[str, Any]:
+        """One optimization run now (``POST /api/optimize``)."""
+        assert self._agents is not None, "Runtime.start() first"
+        return await self._agents.optimize()
+
+    async def ask(self, question: str) -> dict[str, Any]:
+        assert self._agents is not None, "Runtime.start() first"
+        return await self._agents.ask(question)
+
     # --- what the API reads ---------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
@@ -193,8 +219,8 @@ class Runtime:
             "ha_link": link.state.value if link.state is not LinkState.STOPPED else LinkState.CONNECTING.value,
             "backfill": self.collector.backfill.as_dict(),
             "store": {"readings": readings, "outbox_pending": pending},
-            # The language model is not wired into this version: nothing can use it yet.
-            "llm": {"available": False, "model": self.settings.options.model},
+            "llm": (self._agents.llm_status(self.settings.options.model) if self._agents is not None
+                    else {"available": False, "model": self.settings.options.model}),
             "problems": problems,
         }
 
@@ -217,6 +243,9 @@ class Runtime:
             "ha_version": self.link.ha_version,
             "db_bytes": db_bytes,
             "now": time.time(),
+            "plots": await self._agents.plots() if self._agents is not None else None,
+            "last_run": (self._agents.orchestrator.last.api() if self._agents is not None
+                         and self._agents.orchestrator.last is not None else None),
         }
 
     async def _purge_loop(self) -> None:

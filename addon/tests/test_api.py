@@ -1,4 +1,4 @@
-"""The HTTP API: tokens, ingress, and honest answers for what is not wired yet."""
+"""The HTTP API: tokens, ingress, and honest answers when there is nothing to work on yet."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ async def test_health_and_recommendations_with_the_token(api: tuple[Runtime, str
     assert health["ha_link"] == "connected" and health["status"] == "ok"
     assert health["backfill"]["state"] == "done"
     assert health["store"] == {"readings": 0, "outbox_pending": 0}
-    assert health["llm"] == {"available": False, "model": "qwen2.5:7b"}
+    assert health["llm"]["available"] is False and health["llm"]["error"] == "no Ollama URL configured"
     await runtime.submit_recommendations([{"id": "r1", "category": "load", "title": "Shift the dishwasher"}])
     status, body = await _get(base + "/api/recommendations", auth)
     assert status == 200 and body == {"recommendations": [{"id": "r1", "category": "load",
@@ -86,15 +86,17 @@ async def test_health_and_recommendations_with_the_token(api: tuple[Runtime, str
     assert "http" not in page.split("<body>")[1].replace("http://127.0.0.1", "")  # nothing fetched from elsewhere
 
 
-async def test_optimize_and_ask_say_they_are_not_wired(api: tuple[Runtime, str]) -> None:
+async def test_optimize_and_ask_on_an_empty_store_say_what_is_missing(api: tuple[Runtime, str]) -> None:
     runtime, base = api
     auth = {"Authorization": f"Bearer {runtime.api_token}"}
     status, body = await _post(base + "/api/optimize", {}, auth)
-    assert status == 503
-    assert body["status"] == "failed" and body["missing"] == ["engine not wired"] and body["recommendations"] == 0
-    assert set(body) == {"run_id", "status", "recommendations", "missing", "duration_s"}
+    assert status == 503  # nothing to work on yet: a failed run, with what is missing and why
+    assert body["status"] == "failed" and body["recommendations"] == 0
+    assert body["missing"] == ["analysis", "forecast", "load", "weather"]
+    assert "no load history" in body["errors"]["analysis"] and "location" in body["errors"]["weather"]
+    assert {"run_id", "status", "recommendations", "missing", "duration_s"} <= set(body)
     status, body = await _post(base + "/api/ask", {"question": "Why is my bill high?"}, auth)
-    assert status == 503 and body["error"] == "assistant_unavailable" and body["sources"] == []
+    assert status == 200 and body["error"] == "llm_unavailable" and body["sources"] == ["last_run"]
     assert "not available" in body["answer"]
     for bad in ({"question": ""}, {"q": "x"}, "not json", [1, 2]):
         status, body = await _post(base + "/api/ask", bad, auth)

@@ -208,9 +208,11 @@ class Orchestrator:
         strategy = await self._step("strategy", self.strategy, self.strategy.decide(candidates, open_recs), errors)
         if strategy is not None:
             recs, suppressed, explained_by = strategy.recommendations, strategy.suppressed, strategy.explained_by
-            # A partial run must not expire what the missing steps would have proposed again.
+            # A partial run must not expire what the missing steps would have proposed again, and one
+            # that found nothing has nothing to push.
             replace = not errors
-            submitted = await self._step("submit", None, self._submit(recs, replace, run_id), errors) is not None
+            if recs or replace:
+                submitted = await self._step("submit", None, self._submit(recs, replace, run_id), errors) is not None
         missing = sorted(errors)
         status = "ok" if not missing else ("partial" if submitted else "failed")
         result = RunResult(run_id, status, recs if submitted else [], missing, errors,

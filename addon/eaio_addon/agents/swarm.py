@@ -1,0 +1,116 @@
+"""The agents inside the running add-on: built from the runtime's parts, started without blocking it.
+
+``Runtime.start`` calls :meth:`AgentSwarm.attach`; the LLM check (which may pull a model) and the
+schedule run as tasks. Outcomes of recommendations come from Home Assistant's
+``eaio_recommendation`` events into the agent memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+import contextlib
+import logging
+from typing import Any
+
+from ..ha_link import HaLink
+from ..llm import ToolBridge
+from ..options import Options
+from ..store import Store
+from .ask import Assistant
+from .bus import EventBus
+from .data import DataAgent
+from .energy_backend import AddonEnergyBackend
+from .explain import Explainer, LlmExplainer, TemplateExplainer
+from .memory import AgentMemory
+from .orchestrator import Orchestrator
+from .site import Location
+from .strategy import StrategyAgent
+from .weather import WeatherAgent
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_RECOMMENDATION = "eaio_recommendation"
+Spawn = Callable[[str, Coroutine[Any, Any, Any]], None]
+
+
+class AgentSwarm:
+    def __init__(self, store: Store, link: HaLink, options: Options, *, submit: Any, open_recommendations: Any,
+                 wake_sender: Callable[[], None], health: Any, llm: Any = None,
+                 mcp_url: Callable[[], str] | None = None, mcp_token: Callable[[], str] | None = None) -> None:
+        self.link = link
+        self.llm = llm
+        self.bus = EventBus()
+        self.memory = AgentMemory(store)
+        explainer: Explainer = LlmExplainer(llm) if llm is not None else TemplateExplainer()
+        self.orchestrator = Orchestrator(
+            self.bus, options, data=DataAgent(self.bus, store), weather=WeatherAgent(self.bus, store),
+            memory=self.memory, submit=submit, open_recommendations=open_recommendations, locate=self.locate,
+            strategy=StrategyAgent(self.bus, self.memory, explainer))
+        self.backend = AddonEnergyBackend(store, self.orchestrator, self.memory, wake_sender, health)
+        self._mcp_url, self._mcp_token = mcp_url, mcp_token
+        self.assistant = Assistant(self.backend, llm, self._tools if mcp_url is not None else None)
+        self._location: Location | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    def attach(self, spawn: Spawn) -> None:
+        """Subscribe to Home Assistant's recommendation events and start the LLM check and the schedule."""
+        self.link.subscribe(EVENT_RECOMMENDATION, self._on_recommendation_event)
+        if self.llm is not None:
+            spawn("llm", self.llm.start())
+        spawn("agents", self._start_and_schedule())
+
+    async def _start_and_schedule(self) -> None:
+        await self.orchestrator.start()
+        await self.orchestrator.schedule(self.orchestrator.options.optimize_every_minutes)
+
+    async def stop(self) -> None:
+        await self.orchestrator.stop()
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.llm is not None:
+            await self.llm.close()
+
+    def _on_recommendation_event(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        task = asyncio.create_task(self.memory.on_ha_event(data), name="eaio-memory")
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _LOGGER.error("Recording a recommendation outcome failed", exc_info=exc)
+
+    async def locate(self) -> Location | None:
+        """The site's location and time zone, from Home Assistant's configuration (kept once known)."""
+        if self._location is None and self.link.connected:
+            config = await self.link.call({"type": "get_config"})
+            lat, lon = config.get("latitude"), config.get("longitude")
+            if isinstance(lat, int | float) and isinstance(lon, int | float):
+                self._location = Location(float(lat), float(lon), str(config.get("time_zone") or "UTC"))
+        return self._location
+
+    @contextlib.asynccontextmanager
+    async def _tools(self) -> AsyncIterator[Any]:
+        # Imported here: the MCP servers' package is optional for everything but questions to the LLM.
+        from ..mcp_servers import open_client_session  # type: ignore[attr-defined]
+
+        assert self._mcp_url is not None and self._mcp_token is not None
+        async with open_client_session(self._mcp_url(), self._mcp_token()) as session:
+            yield await ToolBridge.from_session(session)
+
+    def llm_status(self, model: str) -> dict[str, Any]:
+        if self.llm is None:
+            return {"available": False, "model": model}
+        return dict(self.llm.status())
+
+    async def optimize(self) -> dict[str, Any]:
+        return (await self.orchestrator.run("api")).api()
+
+    async def ask(self, question: str) -> dict[str, Any]:
+        return await self.assistant.ask(question)
+
+    async def plots(self) -> dict[str, Any]:
+        return await self.backend.plots()
