@@ -1,7 +1,7 @@
 """A synthetic building in a real store, for the agent and orchestrator tests.
 
 Four weeks of hourly states: a house load with a daily shape and a base load that rose in the
-last week (always-on waste), a zone cooled by an HVAC unit that follows a simple RC model, a light
+last week (always-on waste), a zone cooled by an HVAC unit that follows a simple RC model with solar gain, a light
 left on in hours when the room is empty.
 """
 
@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from eaio_addon.agents.site import Location
+from eaio_addon.engine.pv import clear_sky_ghi
 from eaio_addon.store import EntityMeta, Store, StoreDb, reading
 
 LOAD = "sensor.house_power"
@@ -46,13 +47,14 @@ def fill(db: StoreDb, end: datetime, days: int = DAYS) -> int:
     rows = []
     indoor = 24.0
     hours = days * 24
+    sun = clear_sky_ghi(start, hours + 1, LOCATION.latitude, LOCATION.longitude).values
     for k in range(hours + 1):
         t = start + timedelta(hours=k)
         ts = t.timestamp()
         h = t.hour
         outdoor = 27.0 + 6.0 * math.sin((h - 9) / 24 * 2 * math.pi)
         # Thermostat at 24 °C: the unit runs as much as needed (up to 3 kW), RC zone with tau = 10 h.
-        free = indoor + (outdoor - indoor) / 10.0
+        free = indoor + (outdoor - indoor) / 10.0 + 0.004 * sun[k]
         hvac_kw = min(3.0, max(0.0, (free - 24.0) * 2.0))
         indoor = free - hvac_kw * 0.5
         late = k >= hours - 7 * 24  # the last week: 0.3 kW more around the clock

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from eaio_addon.agents.bus import EventBus
+from eaio_addon.agents.bus import Event, EventBus
 from eaio_addon.agents.data import DataAgent
 from eaio_addon.agents.memory import AgentMemory
 from eaio_addon.agents.orchestrator import Orchestrator
+from eaio_addon.agents.plots import plots
 from eaio_addon.agents.site import Location
 from eaio_addon.agents.weather import WeatherAgent
 from eaio_addon.options import parse_options
@@ -17,8 +18,10 @@ from eaio_addon.store import Store
 import pytest
 
 from tests.agents_site import LIGHT, LOCATION, SETPOINT, hour_now, open_filled
+from tests.helpers import wait_until
 
 TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
+MEAN_PRICE = (19 * 0.20 + 5 * 0.50) / 24
 
 
 @pytest.fixture
@@ -29,14 +32,18 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 class Sink:
+    """Where recommendations go: the runtime's ``submit_recommendations`` in the add-on."""
+
     def __init__(self) -> None:
         self.batches: list[tuple[list[dict[str, Any]], bool]] = []
+        self.open: list[dict[str, Any]] = []
 
     async def submit(self, recs: Sequence[dict[str, Any]], replace: bool) -> None:
         self.batches.append((list(recs), replace))
+        self.open = list(recs) if replace else self.open + list(recs)
 
     async def open_recs(self) -> list[dict[str, Any]]:
-        return self.batches[-1][0] if self.batches else []
+        return list(self.open)
 
 
 def make(store: Store, sink: Sink, **kwargs: Any) -> Orchestrator:
@@ -57,9 +64,84 @@ async def test_a_run_produces_recommendations_from_the_engine(store: Store) -> N
     await orch.start()
     result = await orch.run("test")
     await orch.stop()
-    import json; print(json.dumps(result.recommendations, indent=1))
     assert result.status == "ok", result.errors
-    assert result.missing == []
-    ids = {r["id"]: r for r in result.recommendations}
-    assert sink.batches and sink.batches[0][1] is True
-    assert any(r["category"] == "load" for r in ids.values())
+    assert result.missing == [] and result.explained_by == "template"
+    recs = {r["category"]: r for r in result.recommendations}
+    assert sink.batches == [(result.recommendations, True)]
+    # The base load rose by 0.3 kW in the last week: always-on waste, 7.2 kWh a day at the mean price.
+    load = recs["load"]
+    assert load["id"] == "load-always-on" and load["title"] == "Cut always-on load by 0.30 kW"
+    assert load["estimated_savings_kwh_per_day"] == pytest.approx(7.2, abs=0.3)
+    assert load["estimated_savings_per_day"] == pytest.approx(7.2 * MEAN_PRICE, abs=0.1)
+    assert load["proposed_value"] == pytest.approx(0.4, abs=0.02)
+    # The light burns from 08:00 to 17:00 while the room is empty: 9 h of a 0.06 kW zone a day at least.
+    lights = recs["lighting"]
+    assert lights["action"] == {"type": "service", "service": "light.turn_off", "target": {"entity_id": LIGHT},
+                                "data": {}}
+    assert lights["title"].startswith("Lights off 08:00-17:00")
+    assert lights["estimated_savings_kwh_per_day"] >= 9 * 0.06 - 1e-6
+    # The zone is cooled under a peak tariff: the plan pre-cools inside the comfort band before 16:00.
+    hvac = recs["hvac"]
+    assert hvac["method"] == "lp_precool" and hvac["target_entity"] == SETPOINT
+    assert 22.0 <= hvac["proposed_value"] <= 25.0
+    assert hvac["action"]["data"]["value"] == hvac["proposed_value"]
+    assert hvac["estimated_savings_per_day"] > 0
+    assert hvac["description"].startswith(hvac["title"])
+    # Ranked best first by money times confidence, as the integration ranks them.
+    scores = [r["estimated_savings_per_day"] * r["confidence"] for r in result.recommendations]
+    assert scores == sorted(scores, reverse=True)
+    # What the page plots.
+    drawn = plots(orch.last_context, [])
+    forecast, plan = drawn["forecast"], drawn["plan"]
+    assert len(forecast["times"]) == 24 + 48 == len(forecast["p50"]) == len(forecast["actual"])
+    assert all(a is not None for a in forecast["actual"][:24]) and forecast["actual"][-1] is None
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(forecast["p10"], forecast["p50"], forecast["p90"], strict=True))
+    assert len(plan["times"]) == 48 and set(plan["price"]) == {0.2, 0.5}
+    assert plan["setpoint_c"] is not None and min(plan["setpoint_c"]) >= 22.0 - 1e-6
+    assert plan["battery_kw"] == [0.0] * 48
+
+
+async def test_a_second_run_reuses_ids_and_suppresses_a_twice_dismissed_form(store: Store) -> None:
+    sink = Sink()
+    orch = make(store, sink)
+    first = await orch.run("test")
+    ids = [r["id"] for r in first.recommendations]
+    second = await orch.run("test")
+    assert [r["id"] for r in second.recommendations] == ids  # no duplicates of what is open
+    load = next(r for r in first.recommendations if r["category"] == "load")
+    for _ in range(2):  # the user dismissed it twice (Home Assistant's eaio_recommendation events)
+        await orch.memory.on_ha_event({"type": "dismissed", **load})
+    third = await orch.run("test")
+    assert third.status == "ok"
+    assert "load-always-on" not in [r["id"] for r in third.recommendations]
+    assert third.suppressed == ["load-always-on"]
+    assert {r["category"] for r in third.recommendations} == {"hvac", "lighting"}
+
+
+async def test_a_step_past_its_timeout_gives_a_partial_result(store: Store) -> None:
+    sink = Sink()
+    orch = make(store, sink, timeouts={"forecast": 0.001})
+    result = await orch.run("test")
+    assert result.status == "partial"
+    # No forecast: the optimizers that plan on it cannot run; lighting plans from the patterns.
+    assert result.missing == ["forecast", "hvac", "load"]
+    assert result.errors["forecast"] == "timed out after 0.001 s"
+    assert [r["category"] for r in result.recommendations] == ["lighting"]
+    assert sink.batches[-1][1] is False  # a partial run does not expire what it could not check
+    assert orch.forecast.health().failures == 1
+    assert result.api()["missing"] == ["forecast", "hvac", "load"]
+
+
+async def test_events_trigger_a_run(store: Store) -> None:
+    sink = Sink()
+    orch = make(store, sink, event_min_interval_s=0.0)
+    await orch.start()
+    await orch.bus.publish(Event("anomaly", {"start": "x"}, "analysis"))
+    await wait_until(lambda: orch.last is not None, 60, "a run after the anomaly")
+    assert orch.last is not None and orch.last.trigger == "event:anomaly"
+    await orch.set_options(parse_options({"tariff": [{"start": "00:00", "price": 0.25}]}))
+    await wait_until(lambda: orch.last is not None and orch.last.trigger == "event:tariff_changed", 60,
+                     "a run after the tariff change")
+    assert orch.last.status == "ok"
+    assert orch.last_context is not None and set(orch.last_context.price.values) == {0.25}
+    await orch.stop()
