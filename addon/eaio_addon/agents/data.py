@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..engine.series import HourlySeries
-from ..store import Store, StoreDb
+from ..store import HourlyRow, Store, StoreDb
 from .base import Agent
 from .bus import EventBus
 from .site import SiteData, role_of, to_kw
@@ -47,7 +47,7 @@ class DataAgent(Agent):
         return site
 
 
-def _series(rows: list, start: datetime, hours: int, unit: str | None, role: str) -> HourlySeries:
+def _series(rows: list[HourlyRow], start: datetime, hours: int, unit: str | None, role: str) -> HourlySeries:
     values = np.full(hours, np.nan)
     base = start.timestamp()
     energy = unit in ("Wh", "kWh")

@@ -9,7 +9,7 @@ tariff change), which coalesce into one follow-up run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import logging
@@ -148,7 +148,7 @@ class Orchestrator:
             self._last_start = time.monotonic()
             return await self._run(trigger)
 
-    async def _step[T](self, name: str, agent: Agent | None, work: Coroutine[Any, Any, T],
+    async def _step[T](self, name: str, agent: Agent | None, work: Awaitable[T],
                        errors: dict[str, str]) -> T | None:
         started = time.monotonic()
         limit = self.timeouts[name]
@@ -204,7 +204,8 @@ class Orchestrator:
         suppressed: list[str] = []
         explained_by: str | None = None
         submitted = False
-        open_recs = await self._step("strategy", None, self.open_recommendations(), errors) or []
+        open_recs: list[dict[str, Any]] = await self._step("strategy", None, self.open_recommendations(),
+                                                            errors) or []
         strategy = await self._step("strategy", self.strategy, self.strategy.decide(candidates, open_recs), errors)
         if strategy is not None:
             recs, suppressed, explained_by = strategy.recommendations, strategy.suppressed, strategy.explained_by
