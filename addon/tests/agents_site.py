@@ -22,7 +22,7 @@ HVAC = "sensor.hvac_power"
 LIGHT = "light.living_room"
 OCCUPANCY = "binary_sensor.living_room_occupancy"
 SETPOINT = "number.hvac_cooling_setpoint"
-LOCATION = Location(51.5, 0.0, "UTC")
+LOCATION = Location(0.0, 0.0, "UTC")  # on the equator: the sun (and so the load) has no season
 DAYS = 28
 
 METAS = [
@@ -40,8 +40,11 @@ def hour_now() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def fill(db: StoreDb, end: datetime, days: int = DAYS) -> int:
-    """Write the building's history up to ``end``; returns the readings written."""
+def fill(db: StoreDb, end: datetime, days: int = DAYS, last_week_kw: float = 0.3) -> int:
+    """Write the building's history up to ``end``; returns the readings written.
+
+    ``last_week_kw`` is added to the load around the clock in the last week.
+    """
     db.set_learned(METAS)
     start = end - timedelta(days=days)
     rows = []
@@ -54,11 +57,11 @@ def fill(db: StoreDb, end: datetime, days: int = DAYS) -> int:
         h = t.hour
         outdoor = 27.0 + 6.0 * math.sin((h - 9) / 24 * 2 * math.pi)
         # Thermostat at 24 °C: the unit runs as much as needed (up to 3 kW), RC zone with tau = 10 h.
-        free = indoor + (outdoor - indoor) / 10.0 + 0.004 * sun[k]
+        free = indoor + (outdoor - indoor) / 10.0 + 0.001 * sun[k]
         hvac_kw = min(3.0, max(0.0, (free - 24.0) * 2.0))
         indoor = free - hvac_kw * 0.5
-        late = k >= hours - 7 * 24  # the last week: 0.3 kW more around the clock
-        house_kw = 0.4 + (0.3 if late else 0.0) + 1.2 * (17 <= h < 22) + 0.5 * (7 <= h < 9) + hvac_kw
+        late = k >= hours - 7 * 24
+        house_kw = 0.4 + (last_week_kw if late else 0.0) + 1.2 * (17 <= h < 22) + 0.5 * (7 <= h < 9) + hvac_kw
         occupied = 17 <= h < 23 or 6 <= h < 8
         light_on = 6 <= h < 23  # on all evening and through the empty day: wasted hours 8-17
         rows += [reading(LOAD, ts, f"{house_kw * 1000:.1f}"), reading(OUTDOOR, ts, f"{outdoor:.2f}"),
@@ -68,7 +71,7 @@ def fill(db: StoreDb, end: datetime, days: int = DAYS) -> int:
     return db.add_readings(rows)
 
 
-async def open_filled(path: Path, end: datetime) -> Store:
+async def open_filled(path: Path, end: datetime, days: int = DAYS, last_week_kw: float = 0.3) -> Store:
     store = await Store.open(path)
-    await store.call(fill, end)
+    await store.call(fill, end, days, last_week_kw)
     return store

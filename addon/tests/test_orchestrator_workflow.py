@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,25 @@ async def test_events_trigger_a_run(store: Store) -> None:
     assert orch.last.status == "ok"
     assert orch.last_context is not None and set(orch.last_context.price.values) == {0.25}
     await orch.stop()
+
+
+async def test_an_applied_recommendation_gets_its_saving_verified(tmp_path: Path) -> None:
+    now = hour_now()
+    # Nine weeks of history; a week ago the user applied advice and the load fell by 0.5 kW around the clock.
+    store = await open_filled(tmp_path / "verify", now, days=63, last_week_kw=-0.2)
+    try:
+        sink = Sink()
+        orch = make(store, sink)
+        applied_at = (now - timedelta(days=7)).timestamp() - 1800
+        await orch.memory.record("applied", {"id": "load-standby", "category": "load", "action": {"type": "none"}},
+                                 at=applied_at)
+        result = await orch.run("test")
+        assert "savings" not in result.missing, result.errors
+        outcome = await orch.memory.outcomes("load-standby")
+        assert outcome["state"] == "applied"
+        # 0.2 kW for 7 days less 30 min (the first reporting hour starts after the change): about 33.5 kWh.
+        assert outcome["verified_savings_kwh"] == pytest.approx(0.2 * 24 * 7, rel=0.15)
+        assert any(n.startswith("savings load-standby: ") and "kWh verified" in n for n in result.notes)
+        assert (await orch.memory.verified_total())["recommendations"] == 1
+    finally:
+        await store.close()

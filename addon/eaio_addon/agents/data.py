@@ -47,6 +47,19 @@ class DataAgent(Agent):
         return site
 
 
+    async def load_history(self, now: datetime, days: int) -> HourlySeries | None:
+        """The load alone over a longer window (savings verification trains on weeks before a change)."""
+        end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=days)
+        for meta in await self.store.call(StoreDb.entities):
+            if role_of(meta.entity_id, meta.device_class, meta.unit) == "load":
+                rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
+                                             now.timestamp())
+                if rows:
+                    return await asyncio.to_thread(_series, rows, start, days * 24, meta.unit, "load")
+        return None
+
+
 def _series(rows: list[HourlyRow], start: datetime, hours: int, unit: str | None, role: str) -> HourlySeries:
     values = np.full(hours, np.nan)
     base = start.timestamp()

@@ -71,14 +71,14 @@ class AgentMemory:
         self.store = store
 
     async def record(self, kind: str, rec: dict[str, Any], *, saving_kwh: float | None = None,
-                     run_id: str | None = None) -> None:
-        await self.record_many(kind, [rec], saving_kwh=saving_kwh, run_id=run_id)
+                     run_id: str | None = None, at: float | None = None) -> None:
+        await self.record_many(kind, [rec], saving_kwh=saving_kwh, run_id=run_id, at=at)
 
     async def record_many(self, kind: str, recs: list[dict[str, Any]], *, saving_kwh: float | None = None,
-                          run_id: str | None = None) -> None:
+                          run_id: str | None = None, at: float | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown decision kind {kind!r} (one of {', '.join(KINDS)})")
-        now = time.time()
+        now = time.time() if at is None else at
         rows = []
         for rec in recs:
             form = form_of(rec)
@@ -127,6 +127,12 @@ class AgentMemory:
             else:
                 out["state"] = {"proposed": "open"}.get(kind, kind)
         return out
+
+    async def applied(self) -> list[tuple[str, float]]:
+        """Recommendations applied (the latest time each), newest last."""
+        rows = await self.store.call(
+            _select, "SELECT rec_id, max(ts) FROM decisions WHERE kind = 'applied' GROUP BY rec_id ORDER BY 2", ())
+        return [(str(rec_id), float(ts)) for rec_id, ts in rows]
 
     async def verified_total(self) -> dict[str, Any]:
         rows = await self.store.call(

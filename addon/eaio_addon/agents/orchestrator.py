@@ -30,6 +30,7 @@ from .hvac import HvacAgent
 from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
+from .savings import SavingsAgent
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
 from .weather import WeatherAgent
@@ -37,7 +38,8 @@ from .weather import WeatherAgent
 _LOGGER = logging.getLogger(__name__)
 
 TIMEOUTS: dict[str, float] = {"data": 30, "weather": 20, "analysis": 60, "forecast": 180, "pv": 60, "hvac": 60,
-                              "lighting": 30, "load": 60, "strategy": 90, "submit": 15}
+                              "lighting": 30, "load": 60, "strategy": 90, "submit": 15,
+                              "savings": 120}
 HORIZON_H = 48
 
 Submit = Callable[[Sequence[dict[str, Any]], bool], Awaitable[Any]]
@@ -81,6 +83,7 @@ class Orchestrator:
         self.lighting = LightingAgent(bus)
         self.load = LoadAgent(bus)
         self.memory = memory
+        self.savings = SavingsAgent(bus, memory)
         self.strategy = strategy or StrategyAgent(bus, memory)
         self.submit = submit
         self.open_recommendations = open_recommendations
@@ -98,7 +101,7 @@ class Orchestrator:
     @property
     def agents(self) -> list[Agent]:
         return [self.data, self.weather, self.analysis, self.forecast, self.hvac, self.lighting, self.load,
-                self.strategy]
+                self.strategy, self.savings]
 
     async def start(self) -> None:
         for agent in self.agents:
@@ -214,6 +217,10 @@ class Orchestrator:
             replace = not errors
             if recs or replace:
                 submitted = await self._step("submit", None, self._submit(recs, replace, run_id), errors) is not None
+        verified = await self._step("savings", self.savings, self.savings.verify(self.data, now, ctx.tz), errors)
+        for rec_id, report in (verified or {}).items():
+            ctx.notes.append(f"savings {rec_id}: " + (report if isinstance(report, str) else
+                             f"{report.savings_kwh:.1f} ± {report.uncertainty_kwh:.1f} kWh verified"))
         missing = sorted(errors)
         status = "ok" if not missing else ("partial" if submitted else "failed")
         result = RunResult(run_id, status, recs if submitted else [], missing, errors,
