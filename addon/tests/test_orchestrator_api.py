@@ -4,6 +4,7 @@ events, apply through the outbox, and what the page plots."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import pytest
 from tests.agents_site import LOCATION, METAS, fill, hour_now
 from tests.fake_ha import FakeHomeAssistant
 from tests.helpers import wait_until
+from tests.ollama_server import OllamaTestServer, Script, start_server
 
+MODEL = "eaio-test:latest"
 TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
 
 
@@ -35,6 +38,12 @@ class HomeAssistantWithConfig(FakeHomeAssistant):
 
 @pytest.fixture
 async def addon(tmp_path: Path) -> AsyncIterator[tuple[Runtime, HomeAssistantWithConfig, str]]:
+    async with _addon(tmp_path) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def _addon(tmp_path: Path, **options: Any) -> AsyncIterator[tuple[Runtime, HomeAssistantWithConfig, str]]:
     db = StoreDb(tmp_path / DB_FILE)
     fill(db, hour_now())
     db.close()
@@ -55,7 +64,7 @@ async def addon(tmp_path: Path) -> AsyncIterator[tuple[Runtime, HomeAssistantWit
     ha.submitted = submitted  # type: ignore[attr-defined]
     await ha.start()
     options = parse_options({"entities": [m.entity_id for m in METAS], "backfill_days": 0, "tariff": TARIFF,
-                             "comfort_min": 22.0, "comfort_max": 25.0, "optimize_every_minutes": 0})
+                             "comfort_min": 22.0, "comfort_max": 25.0, "optimize_every_minutes": 0, **options})
     runtime = Runtime(Settings(mode="standalone", ha_ws_url=f"ws://127.0.0.1:{ha.port}/api/websocket",
                                ha_token="good-token", data_dir=tmp_path, options=options, host="127.0.0.1", port=0,
                                reconnect_cap=0.2, recorder_lag=0.0, registry_debounce=0.05))
@@ -135,3 +144,44 @@ async def test_dismissals_from_home_assistant_and_apply_through_the_outbox(
         await runtime.energy_backend.dismiss_recommendation("nope")
     forecast = await runtime.energy_backend.forecast(24)
     assert len(forecast["p50"]) == 24 and forecast["total_kwh_p50"] == pytest.approx(sum(forecast["p50"]), abs=0.05)
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[OllamaTestServer]:
+    server = await start_server(Script(models=[MODEL], structured={
+        "ranking": ["precool-number.hvac_cooling_setpoint", "always-on", "off_empty-light.living_room"],
+        "descriptions": [
+            {"key": "always-on", "text": "Something new runs day and night: 0.30 kW above your usual base load."},
+            {"key": "off_empty-light.living_room", "text": "The living room light stays on for 42 hours."},
+        ]}))
+    yield server
+    await server.stop()
+
+
+async def test_with_the_language_model_it_words_the_recommendations_and_answers(
+        tmp_path: Path, ollama: OllamaTestServer) -> None:
+    async with _addon(tmp_path, ollama_url=ollama.url, model=MODEL, light_model=MODEL) as (runtime, _ha, base):
+
+        async def llm_up() -> bool:
+            return bool((await runtime.health())["llm"]["available"])
+
+        await wait_until(llm_up, 10, "the LLM checked")
+        status, body = await _post(base + "/api/optimize", {}, runtime.api_token)
+        assert status == 200 and body["status"] == "ok" and body["explained_by"] == f"llm:{MODEL}"
+        recs = await runtime.recommendations()
+        # The model's ranking is the order pushed; its wording is kept only where its numbers are the engine's.
+        assert recs[0]["id"] == "hvac-precool-number.hvac_cooling_setpoint"
+        by_id = {r["id"]: r for r in recs}
+        assert by_id["load-always-on"]["description"].startswith("Something new runs day and night: 0.30 kW")
+        light = by_id["lighting-off_empty-light.living_room"]["description"]
+        assert "42" not in light and light.startswith("Lights off 08:00-17:00")
+        assert by_id["load-always-on"]["estimated_savings_kwh_per_day"] == pytest.approx(7.2, abs=0.3)
+
+        status, answer = await _post(base + "/api/ask", {"question": "What should I do to save energy?"},
+                                     runtime.api_token)
+        assert status == 200 and "error" not in answer
+        assert answer["answer"].startswith('Test model answer to: "What should I do to save energy?"')
+        assert "Top recommendation: Cut always-on load by 0.30 kW" in answer["answer"]
+        assert answer["sources"][0] == f"llm:{MODEL}" and "recommendation:load-always-on" in answer["sources"]
+        asked = ollama.chat_requests()[-1]
+        assert "Cut always-on load by 0.30 kW" in asked["messages"][0]["content"]  # the engine's facts go in

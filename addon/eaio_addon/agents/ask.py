@@ -81,9 +81,14 @@ class Assistant:
         sources: list[str] = []
         try:
             async with contextlib.AsyncExitStack() as stack:
-                bridge = await stack.enter_async_context(self.open_tools()) if self.open_tools else None
-                if bridge is not None:
-                    sources.append("mcp:energy")
+                bridge = None
+                if self.open_tools is not None:
+                    try:
+                        bridge = await stack.enter_async_context(self.open_tools())
+                        sources.append("mcp:energy")
+                    except Exception as err:  # the model can still answer from the context it is given
+                        _LOGGER.warning("MCP tools unavailable (%s: %s): asking without tools",
+                                        type(err).__name__, err)
                 reply = await self.llm.ask_with_tools(messages, bridge, max_rounds=4, timeout_s=ASK_TIMEOUT_S)
         except Exception as err:  # the answer from the last run still helps
             _LOGGER.warning("Asking the LLM failed (%s: %s): answering from the last run", type(err).__name__, err)
