@@ -251,5 +251,15 @@ def test_with_the_engines_load_forecaster() -> None:
     unchanged = verify_savings(load, applied, factory)
     assert not unchanged.significant
     reduced = verify_savings(HourlySeries(load.start, values), applied, factory)
-    assert reduced.significant and reduced.savings_pct == pytest.approx(20, abs=6)
+    truth_kwh = 0.2 * unchanged.metered_kwh
+    # The baseline saw the same pre-change data in both runs, so the two reports differ by
+    # exactly the injected reduction: nothing after the change leaked into the baseline.
+    assert reduced.baseline_kwh == pytest.approx(unchanged.baseline_kwh, rel=1e-12)
+    assert reduced.savings_kwh - unchanged.savings_kwh == pytest.approx(truth_kwh, rel=1e-9)
+    # The daily level persists (AR(1)), so a reporting week can sit above or below what
+    # history predicts; with this seed it is about 8 % above, which no baseline trained on
+    # earlier weeks can know. The report must hold the truth inside its stated band, not
+    # hit it to a fixed tolerance narrower than that band.
+    assert reduced.significant and reduced.savings_kwh > 0
+    assert reduced.lower_kwh <= truth_kwh <= reduced.upper_kwh
     assert reduced.baseline_method == "gradient_boosting"
