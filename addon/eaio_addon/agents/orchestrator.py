@@ -195,7 +195,7 @@ class Orchestrator:
                 site, now, self.horizon_h, ctx.tz, ctx.weather), errors)
             if loads is not None:
                 ctx.forecast, ctx.past_forecast = loads
-                ctx.pv_forecast = await self._step("pv", self.forecast, self.forecast.pv(
+                ctx.pv_forecast = await self._step("pv", None, self.forecast.pv(
                     site, now, self.horizon_h, where, ctx.weather), errors)
         else:
             errors.update({s: "no building data" for s in ("analysis", "forecast")})
