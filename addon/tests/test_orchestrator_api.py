@@ -142,6 +142,18 @@ async def test_dismissals_from_home_assistant_and_apply_through_the_outbox(
     assert call["service_data"] == {"recommendation_id": hvac_id}
     with pytest.raises(LookupError, match="no open recommendation 'nope'"):
         await runtime.energy_backend.dismiss_recommendation("nope")
+    history = await runtime.energy_backend.history("sensor.house_power", 24)
+    assert history["unit"] == "W" and len(history["hours"]) == 24 and all(h["mean"] > 300 for h in history["hours"])
+    with pytest.raises(LookupError, match=r"no history for sensor\.nothing"):
+        await runtime.energy_backend.history("sensor.nothing", 24)
+    with pytest.raises(ValueError, match="hours must be"):
+        await runtime.energy_backend.history("sensor.house_power", 0)
+    state = await runtime.energy_backend.status()
+    assert state["last_run"]["recommendations"] == 2 and state["open_recommendations"] == 2
+    assert state["energy_today_kwh"] is not None and state["energy_today_kwh"] >= 0
+    listed = {r["id"]: r for r in await runtime.energy_backend.recommendations()}
+    assert set(listed) == {r["id"] for r in await runtime.recommendations()}
+    assert all(r["state"] == "open" for r in listed.values())
     forecast = await runtime.energy_backend.forecast(24)
     assert len(forecast["p50"]) == 24 and forecast["total_kwh_p50"] == pytest.approx(sum(forecast["p50"]), abs=0.05)
 

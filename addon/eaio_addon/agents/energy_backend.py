@@ -42,10 +42,11 @@ class AddonEnergyBackend:
             raise ValueError(f"hours must be 1..{MAX_HISTORY_HOURS}")
         now = time.time()
         rows = await self.store.call(StoreDb.hourly, entity_id, now - hours * 3600, now, now)
+        metas = {e.entity_id: e for e in await self.store.call(StoreDb.entities)}
         if not rows:
-            known = [e.entity_id for e in await self.store.call(StoreDb.entities)]
-            raise LookupError(f"no history for {entity_id}; the store has: {', '.join(known) or 'nothing yet'}")
-        return {"entity_id": entity_id, "hours": [
+            raise LookupError(f"no history for {entity_id}; the store has: {', '.join(metas) or 'nothing yet'}")
+        unit = metas[entity_id].unit if entity_id in metas else None
+        return {"entity_id": entity_id, "unit": unit, "hours": [
             {"start": datetime.fromtimestamp(r.hour, UTC).isoformat(), "mean": r.mean, "min": r.minimum,
              "max": r.maximum, "delta": r.delta} for r in rows]}
 
