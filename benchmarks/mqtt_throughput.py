@@ -70,11 +70,13 @@ from eaio_sim.hass_process import (
     wait_until_running,
 )
 from eaio_sim.mqtt_bench import PASSWORD_ENV
+from eaio_sim.mqtt_broker import BrokerLogin, add_eaio_mqtt_device, setup_mqtt, start_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 HASS_USER = ("bench", "bench-eaio", "Benchmark")  # username, password, display name
 BROKER_USER = "eaio-bench"
 BROKER_PASSWORD = "eaio-bench-secret"
+BROKER_LOGIN = BrokerLogin(BROKER_USER, BROKER_PASSWORD)
 BASE_TOPIC = "eaio-bench/meter"
 DEVICE_NAME = "Bench meter"
 PROFILE = "single_values"
@@ -85,8 +87,6 @@ WARMUP_COUNT = 200  # at 100 msg/s: code paths, caches and the entity's first st
 WARMUP_RATE = 100.0
 DRAIN_IDLE = 5.0  # after the last send: how long without a new state counts as "nothing more comes"
 START_TIMEOUT = 120.0
-BROKER_START_TIMEOUT = 10.0
-ENTRY_LOAD_TIMEOUT = 30.0
 PUBLISHER_LINE_LIMIT = 64 * 1024 * 1024  # its one result line holds every send time
 GC_PAUSE_NOTABLE = 0.005  # seconds: shorter collections cannot explain a 50 ms stall
 EXIT_FAIL = 1
@@ -238,43 +238,6 @@ def _pct(used: float, wall: float) -> float:
     return 100 * used / wall if wall > 0 else math.nan
 
 
-# The broker ---------------------------------------------------------------------------------
-
-
-def write_broker_config(workdir: Path, port: int) -> Path:
-    """Password file and config as the tests use them (tests/conftest.py, class Mosquitto)."""
-    passwd = workdir / "mosquitto.passwd"
-    passwd.write_text("")
-    subprocess.run(["mosquitto_passwd", "-b", str(passwd), BROKER_USER, BROKER_PASSWORD], check=True)
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        "per_listener_settings false\nallow_anonymous false\n"
-        f"password_file {passwd}\npersistence false\n"
-        # Started as root, the broker would drop to a user that cannot read the password file.
-        "user root\n"
-        f"listener {port} {LOOPBACK}\n"
-    )
-    return conf
-
-
-async def start_broker(workdir: Path) -> tuple[Child, int]:
-    port = pick_port()
-    conf = write_broker_config(workdir, port)
-    broker = await spawn("mosquitto", ["mosquitto", "-c", str(conf)], workdir / "mosquitto.log")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BROKER_START_TIMEOUT
-    while True:  # a publish with the password proves both the listener and the password file
-        probe = await asyncio.create_subprocess_exec(
-            "mosquitto_pub", "-h", LOOPBACK, "-p", str(port), "-u", BROKER_USER, "-P", BROKER_PASSWORD,
-            "-t", "eaio-bench/probe", "-m", "1",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
-        if await probe.wait() == 0:
-            return broker, port
-        if broker.proc.returncode is not None or loop.time() > deadline:
-            raise SetupError("mosquitto did not start", broker.log)
-        await asyncio.sleep(0.05)
-
-
 # Home Assistant -----------------------------------------------------------------------------
 
 
@@ -346,75 +309,6 @@ async def wait_until_answering(api: HassApi, hass: Child) -> None:
         if loop.time() > deadline:
             raise SetupError(f"Home Assistant did not answer within {START_TIMEOUT:.0f} s", hass_log(hass))
         await asyncio.sleep(0.25)
-
-
-async def _flow_step(api: HassApi, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = await api.call("POST", path, json_body=body)
-    if result.get("errors"):
-        raise SetupError(f"{path}: {result['errors']}")
-    return result
-
-
-async def setup_mqtt(api: HassApi, broker_port: int) -> str:
-    """Home Assistant's MQTT integration through its config flow, as a user adds it; returns the entry id."""
-    flows = "/api/config/config_entries/flow"
-    result = await _flow_step(api, flows, {"handler": "mqtt", "show_advanced_options": False})
-    if result["type"] != "form" or result["step_id"] != "broker":
-        raise SetupError(f"MQTT flow: expected the broker form, got {result}")
-    result = await _flow_step(api, f"{flows}/{result['flow_id']}", {
-        "broker": LOOPBACK, "port": broker_port, "username": BROKER_USER, "password": BROKER_PASSWORD,
-    })
-    if result["type"] != "create_entry":
-        raise SetupError(f"MQTT flow did not create an entry: {result}")
-    entry_id: str = result["result"]["entry_id"]
-    await disable_birth_message(api, entry_id)
-    return entry_id
-
-
-async def disable_birth_message(api: HassApi, entry_id: str) -> None:
-    """Options flow: birth message off (its online publish is no part of a device's traffic).
-
-    Discovery and the will message keep their defaults, as a user's installation has them.
-    """
-    flows = "/api/config/config_entries/options/flow"
-    result = await _flow_step(api, flows, {"handler": entry_id})
-    if result["type"] != "form":
-        raise SetupError(f"MQTT options flow: expected a form, got {result}")
-    result = await _flow_step(api, f"{flows}/{result['flow_id']}", {"birth_enable": False})
-    if result["type"] != "create_entry":
-        raise SetupError(f"MQTT options flow did not finish: {result}")
-    # The options update reloads the entry; EAIO's device must subscribe to the reloaded client.
-    await wait_entry_loaded(api, "mqtt", entry_id)
-
-
-async def wait_entry_loaded(api: HassApi, domain: str, entry_id: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + ENTRY_LOAD_TIMEOUT
-    while True:
-        entries = await api.call("GET", "/api/config/config_entries/entry", params={"domain": domain})
-        state = next((e["state"] for e in entries if e["entry_id"] == entry_id), None)
-        if state == "loaded":
-            return
-        if loop.time() > deadline:
-            raise SetupError(f"{domain} entry {entry_id} is {state}, not loaded")
-        await asyncio.sleep(0.2)
-
-
-async def add_eaio_device(api: HassApi) -> str:
-    """EAIO's flow: source menu, then the MQTT device step; returns the entry id."""
-    flows = "/api/config/config_entries/flow"
-    result = await _flow_step(api, flows, {"handler": "eaio"})
-    path = f"{flows}/{result['flow_id']}"
-    if result["type"] == "menu":
-        result = await _flow_step(api, path, {"next_step_id": "mqtt_device"})
-    if result["type"] != "form" or result["step_id"] != "mqtt_device":
-        raise SetupError(f"EAIO flow: expected the MQTT device form, got {result}")
-    result = await _flow_step(api, path, {"name": DEVICE_NAME, "base_topic": BASE_TOPIC, "profile": PROFILE})
-    if result["type"] != "create_entry":
-        raise SetupError(f"EAIO flow did not create an entry: {result}")
-    entry_id: str = result["result"]["entry_id"]
-    await wait_entry_loaded(api, "eaio", entry_id)
-    return entry_id
 
 
 # The websocket observer ---------------------------------------------------------------------
@@ -581,7 +475,7 @@ class Bench:
 
     async def start(self) -> None:
         check_frontend_installed()
-        self.broker, self.broker_port = await start_broker(self.workdir)
+        self.broker, self.broker_port = await start_broker(self.workdir, BROKER_LOGIN)
         config = self.workdir / "hass"
         http_port = pick_port()
         prepare_config_dir(config, http_port, self.integration_dir)
@@ -592,8 +486,9 @@ class Bench:
         await wait_until_answering(api, self.hass)
         await authenticate(api, *HASS_USER)
         await wait_until_running(api)
-        await setup_mqtt(api, self.broker_port)
-        await add_eaio_device(api)
+        await setup_mqtt(api, self.broker_port, BROKER_LOGIN, birth=False)
+        if await add_eaio_mqtt_device(api, DEVICE_NAME, BASE_TOPIC, PROFILE) is None:
+            raise SetupError(f"an EAIO device on {BASE_TOPIC} exists already in a fresh config dir")
         ws = await Websocket.connect(self.session, api)
         self.observer = StateObserver(ws, await power_entity_id(ws))
         await self.observer.start()

@@ -350,3 +350,59 @@ async def add_modbus_device(api: HassApi, host: str, port: int, unit_id: int,
         return None
     raise HassProcessError(f"adding unit {unit_id} ({profile}) failed: "
                            f"{result.get('errors') or result.get('reason') or result}")
+
+
+def udp_port_free(port: int) -> bool:
+    """Whether a UDP socket could bind this loopback port now (BACnet/IP runs over UDP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_udp_port(preferred: int = 0) -> int:
+    """The preferred UDP port if free, else one the system picks."""
+    if preferred and udp_port_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def add_bacnet_device(api: HassApi, local_address: str, device_address: str,
+                            instance: int) -> dict[str, Any] | None:
+    """Add one BACnet/IP device through EAIO's config flow, like the UI: the local interface and the
+    device's address (a directed Who-Is: broadcasts do not cross loopback), the device among those that
+    answered, then every object it offers. None if the device is there already."""
+    result = await api.call("POST", "/api/config/config_entries/flow", json_body={"handler": DOMAIN})
+    flow_path = f"/api/config/config_entries/flow/{result['flow_id']}"
+    if result["type"] == "menu":
+        result = await api.call("POST", flow_path, json_body={"next_step_id": "bacnet"})
+    steps: list[str] = []
+    while result["type"] == "form" and not result.get("errors") and len(steps) < 3:
+        step = result["step_id"]
+        steps.append(step)
+        if step == "bacnet":
+            answer: dict[str, Any] = {"local_address": local_address, "device_address": device_address}
+        elif step == "bacnet_device":
+            answer = {"device_instance": str(instance)}
+        elif step == "bacnet_objects":
+            fields = {field["name"]: field for field in result["data_schema"]}
+            offered = fields["objects"]["selector"]["select"]["options"]
+            answer = {"objects": [option["value"] for option in offered]}
+        else:
+            break
+        result = await api.call("POST", flow_path, json_body=answer)
+    if result["type"] == "create_entry":
+        entry: dict[str, Any] = result["result"]
+        return entry
+    if result["type"] == "abort" and result.get("reason") == "already_configured":
+        return None
+    if result["type"] == "form":  # a form left open holds EAIO's BACnet port: close it
+        with contextlib.suppress(HassProcessError):
+            await api.call("DELETE", flow_path)
+    raise HassProcessError(f"adding BACnet device {instance} at {device_address} failed after steps "
+                           f"{steps}: {result.get('errors') or result.get('reason') or result}")
