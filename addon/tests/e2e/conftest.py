@@ -47,7 +47,23 @@ from eaio_sim.hass_process import (  # noqa: E402 - needs the repository on the 
 DEVICES = ((1, "three_phase_meter"), (2, "hvac_unit"))
 OUTDOOR = "sensor.e2e_outdoor_temperature"  # an entity the user lists in the options
 COMPONENTS = ("api", "config", "history")
-EXTRA = "recorder:\n  commit_interval: 1\n"  # states reach the database within a second
+AUTOPILOT = "e2e-autopilot"  # recommendations with this method are applied by the automation below
+EXTRA = f"""recorder:
+  commit_interval: 1
+automation:
+  - id: e2e_autopilot
+    alias: Apply what the autopilot method proposes
+    triggers:
+      - trigger: event
+        event_type: eaio_recommendation
+        event_data:
+          type: new
+          method: {AUTOPILOT}
+    actions:
+      - action: eaio.apply_recommendation
+        data:
+          recommendation_id: "{{{{ trigger.event.data.id }}}}"
+"""  # the recorder commits every second, so states reach its database within a second
 
 
 @dataclass

@@ -4,7 +4,9 @@ Shown, in order (the tests share one Home Assistant and one add-on, so they run 
 history backfill, live state changes reaching the store (with their latency), the add-on set up
 in the integration, a recommendation submitted by the add-on appearing as sensor state and event,
 a Home Assistant restart during which the add-on's pushes wait in the outbox and all arrive
-afterwards, and bad input (a refused token, malformed options) against the real command line.
+afterwards, an automation applying a recommendation through the bounded write path, a dismissal,
+a recommendation with an unknown target refused on apply, wrong or missing tokens refused by the
+add-on's API, and bad input (a refused token, malformed options) against the real command line.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from eaio_addon.store import Reading, StoreDb
 import pytest
 import pytest_asyncio
 
-from tests.e2e.conftest import OUTDOOR, HomeAssistant, history, pick_port
+from tests.e2e.conftest import AUTOPILOT, OUTDOOR, HomeAssistant, history, pick_port
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -265,6 +267,100 @@ async def test_pushes_wait_through_a_home_assistant_restart(home_assistant: Home
 
 async def _pending(runtime: Runtime, n: int) -> bool:
     return (await runtime.health())["store"]["outbox_pending"] == n
+
+
+async def _call_service(ha: HomeAssistant, service: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One service call over the websocket API, as the UI makes it; the answer names a refusal's reason."""
+    domain, name = service.split(".", 1)
+    async with ha.api.session.ws_connect(ha.url + "/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": ha.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        await ws.send_json({"id": 1, "type": "call_service", "domain": domain, "service": name,
+                            "service_data": data})
+        answer: dict[str, Any] = await ws.receive_json()
+        return answer
+
+
+async def _state(ha: HomeAssistant, entity_id: str) -> str:
+    return str((await ha.api.call("GET", f"/api/states/{entity_id}"))["state"])
+
+
+async def _setpoint_entity(ha: HomeAssistant) -> str:
+    for entity_id in await _eaio_entities(ha):
+        if entity_id.startswith("number.") and entity_id.endswith("cooling_setpoint"):
+            return entity_id
+    raise AssertionError(f"the HVAC unit has no cooling setpoint: {await _eaio_entities(ha)}")
+
+
+async def test_an_automation_applies_a_user_dismisses_an_unknown_target_is_refused(
+        home_assistant: HomeAssistant, addon: Runtime) -> None:
+    hvac_entry = home_assistant.entries[1]["entry_id"]  # DEVICES: the HVAC unit is the second
+    setpoint = await _setpoint_entity(home_assistant)
+    target = 23.0 if float(await _state(home_assistant, setpoint)) != 23.0 else 23.5
+    before = await _open_count(home_assistant)
+    assert before is not None
+    write = {"type": "write_point", "config_entry_id": hvac_entry, "point": "cooling_setpoint", "value": target}
+    async with EventWatcher(home_assistant, "eaio_recommendation") as watcher:
+        item = await addon.submit_recommendations([
+            _recommendation("e2e-auto", action=write, target_entity=setpoint, proposed_value=target,
+                            method=AUTOPILOT),
+            _recommendation("e2e-dismiss"),
+            _recommendation("e2e-nowhere", action={**write, "config_entry_id": "no-such-device"}),
+        ], replace=False)
+        await wait_until(lambda: _delivered(addon, item.id), 30, "the push delivered")
+        # The automation in Home Assistant's configuration applies what its method proposes.
+        await wait_until(lambda: _seen(watcher, "e2e-auto", "applied"), 30, "the automation applied it")
+        await wait_until(lambda: _state_is(home_assistant, setpoint, target), 30, "the setpoint written")
+        automation = await home_assistant.api.call("GET", "/api/states/automation.apply_what_the_autopilot_method_proposes")
+        assert automation["attributes"]["last_triggered"] is not None
+        assert not _seen(watcher, "e2e-dismiss", "applied") and not _seen(watcher, "e2e-nowhere", "applied")
+
+        dismissed = await _call_service(home_assistant, "eaio.dismiss_recommendation",
+                                        {"recommendation_id": "e2e-dismiss"})
+        assert dismissed["success"], dismissed
+        await wait_until(lambda: _seen(watcher, "e2e-dismiss", "dismissed"), 10, "the dismissal event")
+
+        refused = await _call_service(home_assistant, "eaio.apply_recommendation",
+                                      {"recommendation_id": "e2e-nowhere"})
+        assert not refused["success"]
+        assert refused["error"]["translation_key"] == "unknown_target", refused
+        assert "no-such-device" in refused["error"]["message"]
+        again = await _call_service(home_assistant, "eaio.dismiss_recommendation",
+                                    {"recommendation_id": "e2e-dismiss"})
+        assert not again["success"] and again["error"]["translation_key"] == "unknown_recommendation"
+    # Applied and dismissed are closed; the refused one stays open, nothing else changed.
+    assert await _open_count(home_assistant) == before + 1
+    assert [e["type"] for e in watcher.events if e.get("id") == "e2e-nowhere"] == ["new"]
+    # The write reached the add-on's store, too, as a live reading of the learned setpoint entity.
+    await wait_until(lambda: _stored_value(addon, setpoint, target), 30, "the new setpoint in the store")
+
+
+def _seen(watcher: EventWatcher, rec_id: str, kind: str) -> bool:
+    return any(e.get("id") == rec_id and e.get("type") == kind for e in watcher.events)
+
+
+async def _state_is(ha: HomeAssistant, entity_id: str, value: float) -> bool:
+    try:
+        return float(await _state(ha, entity_id)) == value
+    except ValueError:
+        return False
+
+
+async def _stored_value(runtime: Runtime, entity_id: str, value: float) -> bool:
+    rows = await runtime.store.call(StoreDb.readings_between, entity_id, time.time() - 120, 1e12)
+    return any(r.value == value for r in rows)
+
+
+async def test_the_addon_api_refuses_wrong_and_missing_tokens(addon: Runtime) -> None:
+    url = f"http://127.0.0.1:{addon.port}/api/health"
+    async with aiohttp.ClientSession() as session:
+        for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": addon.api_token}):
+            async with session.get(url, headers=headers) as resp:
+                assert resp.status == 401, (headers, resp.status)
+        async with session.get(url, headers={"Authorization": f"Bearer {addon.api_token}"}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["ha_link"] == "connected"
 
 
 async def test_the_command_line_with_a_refused_and_a_good_token(home_assistant: HomeAssistant,
