@@ -40,10 +40,11 @@ def hour_now() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def fill(db: StoreDb, end: datetime, days: int = DAYS, last_week_kw: float = 0.3) -> int:
+def fill(db: StoreDb, end: datetime, days: int = DAYS, last_week_kw: float = 0.3, last_hours_kw: float = 0.0) -> int:
     """Write the building's history up to ``end``; returns the readings written.
 
-    ``last_week_kw`` is added to the load around the clock in the last week.
+    ``last_week_kw`` is added to the load around the clock in the last week, ``last_hours_kw``
+    in the last six hours (something left running: an anomaly).
     """
     db.set_learned(METAS)
     start = end - timedelta(days=days)
@@ -61,7 +62,7 @@ def fill(db: StoreDb, end: datetime, days: int = DAYS, last_week_kw: float = 0.3
         hvac_kw = min(3.0, max(0.0, (free - 24.0) * 2.0))
         indoor = free - hvac_kw * 0.5
         late = k >= hours - 7 * 24
-        house_kw = 0.4 + (last_week_kw if late else 0.0) + 1.2 * (17 <= h < 22) + 0.5 * (7 <= h < 9) + hvac_kw
+        house_kw = 0.4 + (last_week_kw if late else 0.0) + (last_hours_kw if k >= hours - 6 else 0.0) + 1.2 * (17 <= h < 22) + 0.5 * (7 <= h < 9) + hvac_kw
         occupied = 17 <= h < 23 or 6 <= h < 8
         light_on = 6 <= h < 23  # on all evening and through the empty day: wasted hours 8-17
         rows += [reading(LOAD, ts, f"{house_kw * 1000:.1f}"), reading(OUTDOOR, ts, f"{outdoor:.2f}"),
@@ -71,7 +72,8 @@ def fill(db: StoreDb, end: datetime, days: int = DAYS, last_week_kw: float = 0.3
     return db.add_readings(rows)
 
 
-async def open_filled(path: Path, end: datetime, days: int = DAYS, last_week_kw: float = 0.3) -> Store:
+async def open_filled(path: Path, end: datetime, days: int = DAYS, last_week_kw: float = 0.3,
+                      last_hours_kw: float = 0.0) -> Store:
     store = await Store.open(path)
-    await store.call(fill, end, days, last_week_kw)
+    await store.call(fill, end, days, last_week_kw, last_hours_kw)
     return store
