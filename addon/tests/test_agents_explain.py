@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from eaio_addon.agents.candidate import Candidate
@@ -76,3 +77,16 @@ def test_number_check() -> None:
     assert numbers_ok("saves 7.2 kWh or 1.89 a day at 60% confidence", c)
     assert numbers_ok("0.30 kW above a base of 0.7 kW", c)
     assert not numbers_ok("saves 8 kWh", c)
+
+
+class SlowLlm:
+    async def structured(self, messages: list[dict[str, Any]], schema: dict[str, Any], *,
+                         purpose: str) -> StructuredReply:
+        await asyncio.sleep(30)
+        raise AssertionError("cancelled before this")
+
+
+async def test_a_model_slower_than_its_timeout_costs_the_wording_not_the_run() -> None:
+    result = await LlmExplainer(SlowLlm(), timeout_s=0.05).explain(candidates())
+    assert result.source == "template" and result.order == ["always-on", "lights"]
+    assert result.error == "the language model did not answer within 0.05 s"

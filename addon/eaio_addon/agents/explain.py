@@ -7,6 +7,7 @@ person reads is the engine's.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 import json
 import logging
@@ -87,9 +88,11 @@ class StructuredLlm(Protocol):
 class LlmExplainer:
     """Ranking and wording from the local LLM; anything it gets wrong falls back to the template."""
 
-    def __init__(self, llm: StructuredLlm) -> None:
+    def __init__(self, llm: StructuredLlm, *, timeout_s: float = 60.0) -> None:
         self.llm = llm
         self.template = TemplateExplainer()
+        # Below the strategy step's own timeout: a slow model costs the wording, never the run.
+        self.timeout_s = timeout_s
 
     async def explain(self, candidates: list[Candidate]) -> Explanation:
         fallback = await self.template.explain(candidates)
@@ -104,7 +107,12 @@ class LlmExplainer:
              "most worthwhile first) and 'descriptions' (one or two plain sentences per key)."},
             {"role": "user", "content": json.dumps(facts)},
         ]
-        reply = await self.llm.structured(messages, SCHEMA, purpose="explain_recommendations")
+        try:
+            reply = await asyncio.wait_for(self.llm.structured(messages, SCHEMA, purpose="explain_recommendations"),
+                                           self.timeout_s)
+        except TimeoutError:
+            return Explanation(fallback.order, fallback.descriptions, "template",
+                               f"the language model did not answer within {self.timeout_s:g} s")
         if reply.data is None:
             return Explanation(fallback.order, fallback.descriptions, "template", reply.error)
         by_key = {c.key: c for c in candidates}
