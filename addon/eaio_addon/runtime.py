@@ -221,6 +221,7 @@ class Runtime:
             "store": {"readings": readings, "outbox_pending": pending},
             "llm": (self._agents.llm_status(self.settings.options.model) if self._agents is not None
                     else {"available": False, "model": self.settings.options.model}),
+            "agents": self._agents.health() if self._agents is not None else None,
             "problems": problems,
         }
 

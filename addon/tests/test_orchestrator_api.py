@@ -115,6 +115,8 @@ async def test_optimize_over_http_pushes_recommendations_and_ask_cites_the_top_o
     assert drawn["load-always-on"]["state"] == "open" and drawn["load-always-on"]["verified_savings_kwh"] is None
     health = await runtime.health()
     assert health["llm"]["available"] is False
+    assert health["agents"]["last_run"]["status"] == "ok" and health["agents"]["last_run"]["trigger"] == "api"
+    assert health["agents"]["agents"]["forecast"]["runs"] == 1 and health["agents"]["agents"]["hvac"]["failures"] == 0
 
 
 async def test_dismissals_from_home_assistant_and_apply_through_the_outbox(

@@ -101,6 +101,15 @@ class AgentSwarm:
         async with open_client_session(self._mcp_url(), self._mcp_token()) as session:
             yield await ToolBridge.from_session(session)
 
+    def health(self) -> dict[str, Any]:
+        """Each agent's runs and failures, and the last run's outcome (``/api/health``)."""
+        last = self.orchestrator.last
+        return {"last_run": None if last is None else {
+                    "run_id": last.run_id, "status": last.status, "trigger": last.trigger,
+                    "missing": last.missing, "recommendations": len(last.recommendations),
+                    "duration_s": last.duration_s, "at": last.started_at},
+                "agents": self.orchestrator.health()}
+
     def llm_status(self, model: str) -> dict[str, Any]:
         if self.llm is None:
             return {"available": False, "model": model}
