@@ -168,3 +168,14 @@ async def test_an_applied_recommendation_gets_its_saving_verified(tmp_path: Path
         assert (await orch.memory.verified_total())["recommendations"] == 1
     finally:
         await store.close()
+
+
+async def test_a_proposal_already_open_in_the_same_form_keeps_its_id(store: Store) -> None:
+    sink = Sink()
+    # Open in Home Assistant from an earlier run under another id, with a value within the same form.
+    sink.open = [{"id": "load-older-run", "category": "load", "title": "Cut always-on load",
+                  "target_entity": "sensor.house_power", "proposed_value": 0.45, "action": {"type": "none"}}]
+    result = await make(store, sink).run("test")
+    ids = [r["id"] for r in result.recommendations]
+    assert "load-older-run" in ids and "load-always-on" not in ids
+    assert len(ids) == len(set(ids)) == 3
