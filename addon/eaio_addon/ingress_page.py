@@ -1,20 +1,29 @@
-"""The ingress page: the add-on's health and what its store holds, as one self-contained HTML page.
+"""The ingress page: plots of the last run, the add-on's health and what its store holds, as one HTML page.
 
-Rendered on the server, no scripts and nothing fetched from elsewhere: it works behind ingress
-(whose path prefix it never needs to know) and offline. Every value is escaped.
+Rendered on the server, no scripts and nothing fetched from elsewhere (the plots are inline SVG):
+it works behind ingress (whose path prefix it never needs to know) and offline. Every value is escaped.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .plots import Plot, forecast_plot, plan_plot, recommendations_plot
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1c1c1c;background:#fafafa}
 h1{font-size:1.3rem;margin:0 0 1rem}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
 th{background:#f0f0f0;font-weight:600}.ok{color:#1b7a1b}.bad{color:#b3261e}.muted{color:#777}
+.panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem .8rem;margin:0 0 1rem;max-width:60rem}
+.panel h2{margin:.2rem 0 .4rem}.panel svg{display:block;max-width:100%;height:auto}
+.nodata{color:#777;padding:1.5rem 0}details{margin-top:.4rem}summary{cursor:pointer;color:#555}
+caption{text-align:left;font-weight:600;padding:.3rem 0}
+@media (prefers-color-scheme:dark){.panel{background:#1b1b1b;border-color:#333}summary{color:#aaa}}
 @media (prefers-color-scheme:dark){body{background:#111;color:#e6e6e6}table{background:#1b1b1b}
 td,th{border-color:#333}th{background:#262626}}
 """
@@ -30,6 +39,60 @@ def _rows(pairs: list[tuple[str, Any]]) -> str:
     return "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in pairs)
 
 
+def _llm_line(llm: dict[str, Any]) -> str:
+    model = llm.get("model") or "-"
+    state = llm.get("state") or ("ready" if llm.get("available") else "unavailable")
+    line = f"{'available' if llm.get('available') else 'not available'} — model {model}, {state}"
+    if llm.get("pull_progress") is not None and state != "ready":
+        line += f", download {llm['pull_progress']} %"
+    if llm.get("error"):
+        line += f" ({llm['error']})"
+    return line
+
+
+def page_zone(name: Any) -> tuple[tzinfo, str]:
+    """The time zone the plots are labelled in: the one given, else the machine's (the Supervisor sets TZ)."""
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name), name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    local = datetime.now().astimezone().tzinfo or UTC
+    return local, datetime.now(local).tzname() or "UTC"
+
+
+_PLOTS: list[tuple[str, str, str]] = [
+    ("forecast", "Load forecast", "The forecast appears after the first optimization run."),
+    ("plan", "The optimizer's plan", "The plan appears after the first optimization run."),
+    ("recommendations", "Recommendations and their savings", "No open or applied recommendations yet."),
+]
+
+
+def render_plots(plots: dict[str, Any] | None, tz_name: Any = None, now: Any = None) -> str:
+    """One panel per plot; a part that is missing or empty says so, a malformed part says what is wrong."""
+    tz, label = page_zone(tz_name)
+    when = datetime.fromtimestamp(now, tz) if isinstance(now, (int, float)) else None
+    builders: dict[str, Callable[[Any], Plot]] = {
+        "forecast": lambda d: forecast_plot(d, tz, label, when),
+        "plan": lambda d: plan_plot(d, tz, label, when),
+        "recommendations": recommendations_plot,
+    }
+    out = []
+    for key, heading, empty in _PLOTS:
+        data = (plots or {}).get(key)
+        content = f'<p class="nodata">No data yet. {escape(empty)}</p>'
+        if data:
+            try:
+                plot = builders[key](data)
+                content = plot.svg + plot.table
+            except LookupError:
+                pass  # nothing to draw (e.g. only dismissed recommendations): the "no data" text stands
+            except (ValueError, TypeError, AttributeError) as err:
+                content = f'<p class="bad">Cannot draw this plot: {escape(str(err))}</p>'
+        out.append(f'<section class="panel" id="panel-{key}"><h2>{escape(heading)}</h2>{content}</section>')
+    return "".join(out)
+
+
 def render_page(facts: dict[str, Any]) -> str:
     health: dict[str, Any] = facts.get("health", {})
     counts: dict[str, Any] = facts.get("counts", {})
@@ -42,8 +105,7 @@ def render_page(facts: dict[str, Any]) -> str:
         ("Home Assistant link", health.get("ha_link")),
         ("Home Assistant version", facts.get("ha_version") or "-"),
         ("Backfill", f"{backfill.get('state')} — {backfill.get('progress')} % of {backfill.get('entities')} entities"),
-        ("Language model", "not wired yet (configured model: "
-                           f"{(health.get('llm') or {}).get('model') or '-'})"),
+        ("Language model", _llm_line(health.get("llm") or {})),
         ("Add-on version", health.get("version")),
     ])
     store = _rows([
@@ -73,6 +135,7 @@ def render_page(facts: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>EAIO add-on</title><style>{_STYLE}</style></head>
 <body><h1>EAIO add-on</h1>{summary}
+{render_plots(facts.get("plots"), facts.get("time_zone"), facts.get("now"))}
 <h2>Links</h2><table>{link}</table>
 <h2>Store</h2><table>{store}</table>
 <h2>Entities</h2><table><tr><th>Entity</th><th>Source</th><th>State class</th><th>Unit</th></tr>{entity_rows}</table>
