@@ -108,7 +108,7 @@ def extent(values: Sequence[float | None], *, include_zero: bool = False) -> tup
         return 0.0, 1.0
     lo, hi = min(finite), max(finite)
     if hi == lo:
-        pad = max(abs(lo) * 0.1, 1.0)
+        pad = abs(lo) * 0.1 or 1.0  # a tenth of the value: a flat price of 0.30 is not drawn on a 0..1.3 axis
         lo, hi = (lo, lo + pad) if include_zero and lo == 0 else (lo - pad, hi + pad)
     return lo, hi
 
@@ -209,7 +209,8 @@ class _Legend:
 def _time_ticks(t0: datetime, t1: datetime, max_ticks: int = 9) -> list[datetime]:
     span_h = max((t1 - t0) / HOUR, 1.0)
     step = next((s for s in (1, 2, 3, 6, 12, 24) if span_h / s <= max_ticks), 24)
-    first = t0.replace(minute=0, second=0, microsecond=0)
+    # Step in UTC: adding hours to a zoned time is wall-clock arithmetic and would land on times a DST change skips.
+    first = t0.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if first < t0:
         first += HOUR
     ticks, t = [], first
