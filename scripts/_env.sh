@@ -67,3 +67,19 @@ ensure_mosquitto() {
     echo "error: mosquitto and mosquitto_pub are needed; install Debian's mosquitto and mosquitto-clients." >&2
     return 1
 }
+
+# The ingress page's test loads it in a real browser: headless Chromium (Debian's chromium).
+ensure_chromium() {
+    local name
+    for name in chromium chromium-browser google-chrome chrome; do
+        command -v "$name" >/dev/null 2>&1 && return 0
+    done
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "Installing chromium (headless browser for the ingress page's test)"
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null && return 0
+    fi
+    echo "error: a Chromium binary is needed for the ingress page's test; install Debian's chromium." >&2
+    return 1
+}
