@@ -396,7 +396,7 @@ def plan_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: datetime |
 SHOWN_STATES = ("open", "applied")
 ROW_H = 34
 LABEL_W = 270
-MAX_TITLE = 44
+MAX_TITLE = 36  # about 7 px a character: fits the label column, the full title is in its <title>
 
 
 def _bar_label(label: str, x0: float, x1: float, limit: float, y: float) -> str:
