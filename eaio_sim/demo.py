@@ -191,6 +191,9 @@ class Demo:
         words = await self._start_until_ready("the BACnet zone controller", argv,
                                               self.config / "eaio_sim_bacnet.log", "READY bacnet")
         self.bacnet_port = int(words[3])
+        if last.get("port") and self.bacnet_port != last["port"]:
+            print(f"UDP port {last['port']} of the last run is busy; the zone controller gets a new one.",
+                  flush=True)
 
     async def start_mqtt(self) -> None:
         """The broker (port of the last run if free), then the room sensor publishing to it."""
@@ -198,6 +201,8 @@ class Demo:
         broker, self.broker_port = await start_broker(workdir, BROKER_LOGIN,
                                                       int(self.state.get("mqtt", {}).get("broker_port", 0)))
         self.children.append(broker)
+        if (last_port := self.state.get("mqtt", {}).get("broker_port")) and self.broker_port != last_port:
+            print(f"Port {last_port} of the last run is busy; the MQTT broker gets a new one.", flush=True)
         argv = [sys.executable, "-m", "eaio_sim.mqtt_sensors", "--host", LOOPBACK,
                 "--port", str(self.broker_port), "--username", BROKER_LOGIN.username,
                 "--topic", MQTT_BASE_TOPIC, "--interval", str(MQTT_INTERVAL)]
