@@ -34,6 +34,12 @@ SCHEMA: dict[str, Any] = {
     "raw_retention_days": "int(1,3650)",
     "optimize_every_minutes": "int(0,1440)",
     "log_level": "list(debug|info|warning|error)",
+    "mcp_port": "port",
+    "mqtt_host": "str?",
+    "mqtt_port": "port?",
+    "mqtt_username": "str?",
+    "mqtt_password": "password?",
+    "mqtt_allowed_topics": ["str?"],
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -48,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "raw_retention_days": 30,
     "optimize_every_minutes": 60,
     "log_level": "info",
+    "mcp_port": 8100,
 }
 
 OptionsError = OptionError
@@ -77,6 +84,12 @@ class Options:
     raw_retention_days: int
     log_level: str
     optimize_every_minutes: int = 60  # 0: no scheduled runs (only on request and on events)
+    mcp_port: int = 8100
+    mqtt_host: str | None = None  # the MCP mqtt tools' broker; without it they say MQTT is not configured
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_allowed_topics: tuple[str, ...] = ()  # MQTT filters (+, #) the mqtt_publish tool may publish to
 
     def price_at(self, minute_of_day: int) -> float:
         """The tariff's price at a local minute of the day (0..1439)."""
@@ -109,6 +122,12 @@ def parse_options(raw: Any) -> Options:
         if not valid[key].strip():
             raise OptionError(key, "must not be empty")
     entities = tuple(dict.fromkeys(valid["entities"]))  # keep order, drop repeats
+    for index, pattern in enumerate(valid.get("mqtt_allowed_topics") or []):
+        levels = pattern.split("/")
+        if not pattern or any(("+" in lv and lv != "+") or ("#" in lv and (lv != "#" or i != len(levels) - 1))
+                              for i, lv in enumerate(levels)):
+            raise OptionError(f"mqtt_allowed_topics[{index}]", f"'{pattern}' is not an MQTT topic filter "
+                                                               "('+' a whole level, '#' only the whole last one)")
     return Options(
         ollama_url=valid.get("ollama_url"),
         model=valid["model"],
@@ -122,6 +141,12 @@ def parse_options(raw: Any) -> Options:
         raw_retention_days=valid["raw_retention_days"],
         log_level=valid["log_level"],
         optimize_every_minutes=valid["optimize_every_minutes"],
+        mcp_port=valid["mcp_port"],
+        mqtt_host=valid.get("mqtt_host") or None,
+        mqtt_port=valid.get("mqtt_port", 1883),
+        mqtt_username=valid.get("mqtt_username") or None,
+        mqtt_password=valid.get("mqtt_password") or None,
+        mqtt_allowed_topics=tuple(dict.fromkeys(valid.get("mqtt_allowed_topics") or [])),
     )
 
 

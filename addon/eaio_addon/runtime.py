@@ -22,6 +22,7 @@ from .collector import DAY_S, RECORDER_LAG, Collector
 from .discovery import announce
 from .ha_link import HaLink, LinkState
 from .llm import LocalLlm
+from .mcp_servers import EnergyBackend, McpHttpServer, StoreEnergyBackend, mqtt_settings
 from .options import Options
 from .outbox import OutboxSender
 from .store import OutboxItem, Store, StoreDb
@@ -66,6 +67,7 @@ class Runtime:
         self._stopped = False
         self._agents: AgentSwarm | None = None
         self.energy_backend: Any = None  # what the MCP energy server serves (agents.energy_backend)
+        self._mcp: McpHttpServer | None = None
 
     # The parts exist once start() ran; these accessors say so to the type checker.
     @property
@@ -109,7 +111,7 @@ class Runtime:
             self._store, self._link, options, submit=self._submit_batch, open_recommendations=self.recommendations,
             wake_sender=self._sender.wake, health=self.health,
             llm=LocalLlm(options.ollama_url, options.model, options.light_model),
-            mcp_url=lambda: f"http://127.0.0.1:{self.port}/mcp", mcp_token=lambda: self.api_token)
+            mcp_url=self.mcp_url, mcp_token=lambda: self.api_token)
         self.energy_backend = self._agents.backend
         self._runner = web.AppRunner(build_app(self, self.api_token, trust_ingress=settings.mode == "supervisor"),
                                      access_log=_LOGGER if _LOGGER.isEnabledFor(logging.DEBUG) else None)
@@ -121,12 +123,37 @@ class Runtime:
             self.port = int(sockets[0].getsockname()[1])
         _LOGGER.info("EAIO add-on %s (%s): API on http://%s:%d, store %s", __version__, settings.mode,
                      settings.host, self.port, self._store.path)
+        await self._start_mcp()
         self._spawn("link", self._link.run())
         self._spawn("outbox", self._sender.run())
         self._spawn("purge", self._purge_loop())
         self._agents.attach(self._spawn)  # the LLM check and the schedule run as tasks: start does not wait
         if settings.mode == "supervisor" and settings.supervisor_token:
             self._spawn("discovery", announce(self._session, settings.supervisor_token, self.port, self.api_token))
+
+    async def _start_mcp(self) -> None:
+        options = self.settings.options
+        fallback = StoreEnergyBackend(self.store, self.health, self.optimize)
+
+        def backend() -> EnergyBackend:
+            return self.energy_backend if self.energy_backend is not None else fallback
+
+        self._mcp = McpHttpServer(backend, lambda: self.link, mqtt_settings(
+            options.mqtt_host, options.mqtt_port, options.mqtt_username, options.mqtt_password,
+            options.mqtt_allowed_topics), lambda: self.api_token)
+        # An API on any free port (the tests) takes any free MCP port too, so parallel runs do not collide.
+        port = 0 if self.settings.port == 0 else options.mcp_port
+        try:
+            await self._mcp.start(self.settings.host, port)
+        except (OSError, SystemExit) as exc:  # uvicorn exits when it cannot bind; the rest of the add-on runs on
+            _LOGGER.error("MCP servers not started on %s:%d: %s", self.settings.host, port, exc)
+            self._mcp = None
+
+    def mcp_url(self, server_name: str = "all") -> str:
+        """Where the MCP servers answer (``/mcp``: every tool); what the agents' client session opens."""
+        if self._mcp is None:
+            raise ConnectionError("the MCP servers are not running")
+        return self._mcp.url(server_name)
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work, name=f"eaio-{name}")
@@ -143,6 +170,8 @@ class Runtime:
         if self._stopped:
             return
         self._stopped = True
+        if self._mcp is not None:
+            await self._mcp.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._link is not None:

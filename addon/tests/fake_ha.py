@@ -2,7 +2,7 @@
 
 It implements what the add-on uses: auth, subscribe_events, get_states, config/entity_registry/list,
 history/history_during_period (with the recorder's exclusive bounds and the compressed, minimal
-answer) and call_service with return_response. The end-to-end test runs a real Home Assistant.
+answer), config_entries/get and call_service with return_response. The end-to-end test runs a real Home Assistant.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class FakeHomeAssistant:
     registry: list[dict[str, Any]] = field(default_factory=list)
     history: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     services: dict[tuple[str, str], ServiceHandler] = field(default_factory=dict)
+    config_entries: list[dict[str, Any]] = field(default_factory=list)  # config_entries/get answers these
     received: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
     auth_failures: int = 0
@@ -143,6 +144,8 @@ class FakeHomeAssistant:
                 if rows:
                     answer[entity_id] = rows
             await ok(answer)
+        elif kind == "config_entries/get":
+            await ok([e for e in self.config_entries if msg.get("domain") in (None, e.get("domain"))])
         elif kind == "call_service":
             handler = self.services.get((msg["domain"], msg["service"]))
             if handler is None:

@@ -1,0 +1,125 @@
+"""The ``modbus`` and ``bacnet`` tools: devices and points, only through the integration's services.
+
+Reads go to ``eaio.read_points`` and writes to ``eaio.write_point`` over the add-on's websocket
+link, so the integration's bounds, read-back and audit apply to every write an MCP client asks for;
+there is no other path to a device here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from .backend import HaServices
+
+DOMAIN = "eaio"
+FieldBus = Literal["modbus", "bacnet"]
+HaGetter = Callable[[], HaServices]
+
+EntryId = Annotated[str, Field(min_length=1, max_length=64, description="the device's config entry id")]
+PointKey = Annotated[str, Field(min_length=1, max_length=100, description="the point's key, e.g. cooling_setpoint")]
+
+
+async def _ha(ha: HaGetter, payload: dict[str, Any] | None = None, *, service: str | None = None,
+              data: dict[str, Any] | None = None) -> Any:
+    # Home Assistant's own error text ("write_above_max: ...") is what the caller needs to read.
+    try:
+        if service is not None:
+            return await ha().call_service(DOMAIN, service, data, return_response=service == "read_points")
+        assert payload is not None
+        return await ha().call(payload)
+    except ToolError:
+        raise
+    except Exception as exc:
+        raise ToolError(f"Home Assistant: {exc}") from exc
+
+
+async def _entries(ha: HaGetter) -> list[dict[str, Any]]:
+    entries = await _ha(ha, {"type": "config_entries/get", "domain": DOMAIN})
+    return [e for e in entries or [] if isinstance(e, dict)]
+
+
+def _source_type(entry: dict[str, Any]) -> str | None:
+    data = entry.get("data")
+    kind = data.get("source_type") if isinstance(data, dict) else entry.get("source_type")
+    return kind if isinstance(kind, str) else None
+
+
+def _device(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"config_entry_id": entry.get("entry_id"), "title": entry.get("title"), "state": entry.get("state"),
+            "source_type": _source_type(entry)}
+
+
+def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
+    """Register ``<bus>_list_devices``, ``_list_points``, ``_read_points``, ``_write_point`` and scan/discover."""
+    meta = {"category": bus}
+
+    async def own_entry(entry_id: str) -> None:
+        # An entry of another kind is refused here with a clear message; an unknown id goes on to the
+        # integration, which names it in its own error.
+        for entry in await _entries(ha):
+            if entry.get("entry_id") == entry_id and (kind := _source_type(entry)) not in (None, bus):
+                raise ToolError(f"{entry_id} ({entry.get('title')}) is a {kind} device, not {bus}")
+
+    async def list_devices() -> dict[str, Any]:
+        entries = await _entries(ha)
+        answer: dict[str, Any] = {"devices": [_device(e) for e in entries if _source_type(e) == bus]}
+        # Home Assistant's config_entries/get may leave out the entry's data, and with it the kind:
+        # those entries are listed apart rather than hidden.
+        if unknown := [_device(e) for e in entries if _source_type(e) is None]:
+            answer["entries_of_unknown_kind"] = unknown
+        return answer
+
+    async def read(entry_id: str, points: list[str] | None) -> dict[str, Any]:
+        await own_entry(entry_id)
+        data: dict[str, Any] = {"config_entry_id": entry_id}
+        if points:
+            data["points"] = points
+        response = await _ha(ha, service="read_points", data=data)
+        return {"config_entry_id": entry_id, "points": response if isinstance(response, dict) else {}}
+
+    async def list_points(config_entry_id: EntryId) -> dict[str, Any]:
+        result = await read(config_entry_id, None)
+        return {"config_entry_id": config_entry_id, "points": sorted(result["points"])}
+
+    async def read_points(
+        config_entry_id: EntryId,
+        points: Annotated[list[PointKey] | None, Field(max_length=200, description="omit for all points")] = None,
+    ) -> dict[str, Any]:
+        return await read(config_entry_id, points)
+
+    async def write_point(config_entry_id: EntryId, point: PointKey, value: float | bool | str) -> dict[str, Any]:
+        await own_entry(config_entry_id)
+        await _ha(ha, service="write_point",
+                  data={"config_entry_id": config_entry_id, "point": point, "value": value})
+        return {"config_entry_id": config_entry_id, "point": point, "written": value}
+
+    list_devices.__doc__ = f"The {bus} devices configured in the EAIO integration (config entry id, title, state)."
+    list_points.__doc__ = f"The point keys of one {bus} device (from a live read through eaio.read_points)."
+    read_points.__doc__ = f"Read points of a {bus} device live through eaio.read_points."
+    write_point.__doc__ = (f"Write one point of a {bus} device through eaio.write_point; the integration checks "
+                           "the point's bounds, writes, reads back and logs who asked.")
+    for fn, name in ((list_devices, "list_devices"), (list_points, "list_points"), (read_points, "read_points"),
+                     (write_point, "write_point")):
+        server.add_tool(fn, name=f"{bus}_{name}", description=fn.__doc__, meta=meta, structured_output=False)
+
+    if bus == "modbus":
+        async def modbus_scan(config_entry_id: EntryId) -> dict[str, Any]:
+            """Scan a Modbus device: read every point of its profile now and report values and failures."""
+            return await read(config_entry_id, None)
+
+        server.add_tool(modbus_scan, meta=meta, structured_output=False)
+    else:
+        async def bacnet_discover() -> dict[str, Any]:
+            """The BACnet devices known to the integration; finding new ones runs in its config flow."""
+            devices = (await list_devices())["devices"]
+            return {"devices": devices,
+                    "discovery": "New BACnet devices are found by the EAIO integration's config flow "
+                                 "(Settings → Devices & services → Add integration → EAIO → BACnet), "
+                                 "which broadcasts Who-Is on the network; they then appear here."}
+
+        server.add_tool(bacnet_discover, meta=meta, structured_output=False)
