@@ -1,0 +1,156 @@
+"""The mqtt MCP tools against a real broker (mosquitto on a free loopback port, with a password)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+import json
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import time
+from typing import Any
+
+from eaio_addon.mcp_servers import McpHttpServer, MqttSettings, open_client_session
+from mcp_types import CallToolResult, TextContent
+import pytest
+
+TOKEN = "mqtt-test-token"
+USER, PASSWORD = "eaio", "broker-secret"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    def __init__(self, workdir: Path) -> None:
+        self.port = _free_port()
+        passwd = workdir / "passwd"
+        passwd.write_text("")
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), USER, PASSWORD], check=True)
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text("per_listener_settings false\nallow_anonymous false\n"
+                             f"password_file {passwd}\npersistence false\nuser root\n"
+                             f"listener {self.port} 127.0.0.1\n")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while self.mosquitto_pub("eaio/probe", "1").returncode != 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the broker did not start")
+            time.sleep(0.05)
+
+    def mosquitto_pub(self, topic: str, payload: str, *, retain: bool = False) -> subprocess.CompletedProcess[bytes]:
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-u", USER, "-P", PASSWORD,
+                "-q", "1", "-t", topic, "-m", payload]
+        return subprocess.run([*args, "-r"] if retain else args, capture_output=True, check=False)
+
+    def retained(self, topic: str) -> str:
+        out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-u", USER,
+                              "-P", PASSWORD, "-t", topic, "-C", "1", "-W", "3", "--retained-only"],
+                             capture_output=True, check=False)
+        return out.stdout.decode().strip()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    running = Broker(tmp_path_factory.mktemp("mosquitto"))
+    yield running
+    running.stop()
+
+
+async def _server(settings: MqttSettings) -> McpHttpServer:
+    server = McpHttpServer(lambda: None, lambda: None, settings, lambda: TOKEN)  # type: ignore[arg-type,return-value]
+    await server.start("127.0.0.1", 0)
+    return server
+
+
+@pytest.fixture
+async def mcp(broker: Broker) -> AsyncIterator[McpHttpServer]:
+    server = await _server(MqttSettings("127.0.0.1", broker.port, USER, PASSWORD,
+                                        ("eaio/setpoints/#", "building/+/mode")))
+    yield server
+    await server.stop()
+
+
+def _text(result: CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def _json(result: CallToolResult) -> Any:
+    assert not result.is_error, result.content
+    return json.loads(_text(result))
+
+
+async def test_publish_to_an_allowed_topic_reaches_the_broker(mcp: McpHttpServer, broker: Broker) -> None:
+    async with open_client_session(mcp.url("mqtt"), TOKEN) as s:
+        sent = _json(await s.call_tool("mqtt_publish", {"topic": "eaio/setpoints/zone1", "payload": "22.5",
+                                                        "retain": True}))
+        assert sent == {"topic": "eaio/setpoints/zone1", "published": True, "retain": True, "qos": 1}
+        _json(await s.call_tool("mqtt_publish", {"topic": "building/north/mode", "payload": "eco",
+                                                 "retain": True}))
+    # Seen by another client of the broker, not only by our own tool.
+    assert broker.retained("eaio/setpoints/zone1") == "22.5"
+    assert broker.retained("building/north/mode") == "eco"
+
+
+async def test_publish_outside_the_allow_list_is_refused(mcp: McpHttpServer, broker: Broker) -> None:
+    broker.mosquitto_pub("building/north/lights", "on", retain=True)
+    async with open_client_session(mcp.url(), TOKEN) as s:
+        for topic in ("building/north/lights", "eaio/other", "building/north/mode/extra"):
+            result = await s.call_tool("mqtt_publish", {"topic": topic, "payload": "off", "retain": True})
+            assert result.is_error
+            assert f"publishing to '{topic}' is not allowed" in _text(result)
+            assert "eaio/setpoints/#, building/+/mode" in _text(result)
+        wildcard = await s.call_tool("mqtt_publish", {"topic": "eaio/setpoints/#", "payload": "1"})
+        assert wildcard.is_error and "without wildcards" in _text(wildcard)
+    assert broker.retained("building/north/lights") == "on"  # untouched
+
+
+async def test_read_retained_values(mcp: McpHttpServer, broker: Broker) -> None:
+    broker.mosquitto_pub("site/meter/power", "4.2", retain=True)
+    broker.mosquitto_pub("site/meter/energy", "1234.5", retain=True)
+    broker.mosquitto_pub("site/meter/live", "not kept")  # not retained: not a last value
+    async with open_client_session(mcp.url("mqtt"), TOKEN) as s:
+        one = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/meter/power"}))
+        assert one["messages"] == [{"topic": "site/meter/power", "payload": "4.2", "qos": 0}]
+        many = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/meter/+"}))
+        assert [(m["topic"], m["payload"]) for m in many["messages"]] == [
+            ("site/meter/energy", "1234.5"), ("site/meter/power", "4.2")]
+        none = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/nothing/here"}))
+        assert none["messages"] == []
+        bad = await s.call_tool("mqtt_read_retained", {"topic": "site/#/power"})
+        assert bad.is_error and "not a valid MQTT topic filter" in _text(bad)
+        assert _json(await s.call_tool("mqtt_allowed_topics", {})) == {
+            "allowed_topics": ["eaio/setpoints/#", "building/+/mode"], "broker_configured": True}
+
+
+async def test_a_wrong_password_is_a_clear_error(broker: Broker) -> None:
+    server = await _server(MqttSettings("127.0.0.1", broker.port, USER, "wrong", ("eaio/#",)))
+    try:
+        async with open_client_session(server.url("mqtt"), TOKEN) as s:
+            result = await s.call_tool("mqtt_publish", {"topic": "eaio/x", "payload": "1"})
+        assert result.is_error and "refused the connection" in _text(result)
+    finally:
+        await server.stop()
+
+
+async def test_an_unreachable_broker_is_a_clear_error() -> None:
+    port = _free_port()  # nothing listens there
+    server = await _server(MqttSettings("127.0.0.1", port, None, None, ("eaio/#",)))
+    try:
+        async with open_client_session(server.url("mqtt"), TOKEN) as s:
+            result = await s.call_tool("mqtt_read_retained", {"topic": "eaio/x"})
+        assert result.is_error and f"cannot reach the MQTT broker 127.0.0.1:{port}" in _text(result)
+    finally:
+        await server.stop()
