@@ -125,6 +125,11 @@ class McpHttpServer:
         self.port = 0
 
     async def start(self, host: str, port: int) -> None:
+        if not _LOGGER.isEnabledFor(logging.DEBUG):
+            # Every MCP request would log a line from the HTTP client and the session manager.
+            for name in ("httpx2", "mcp.server.streamable_http", "mcp.server.streamable_http_manager",
+                         "mcp.client.streamable_http"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         config = uvicorn.Config(self._app, host=host, port=port, lifespan="on", log_level="warning",
                                 access_log=False)
         server = _EmbeddedServer(config)
