@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .mcp_servers.topics import topic_filter_problem
 from .option_types import OptionError, validate
 
 ENTITY_ID = r"^[a-z0-9_]+\.[a-z0-9_]+$"
@@ -123,11 +124,8 @@ def parse_options(raw: Any) -> Options:
             raise OptionError(key, "must not be empty")
     entities = tuple(dict.fromkeys(valid["entities"]))  # keep order, drop repeats
     for index, pattern in enumerate(valid.get("mqtt_allowed_topics") or []):
-        levels = pattern.split("/")
-        if not pattern or any(("+" in lv and lv != "+") or ("#" in lv and (lv != "#" or i != len(levels) - 1))
-                              for i, lv in enumerate(levels)):
-            raise OptionError(f"mqtt_allowed_topics[{index}]", f"'{pattern}' is not an MQTT topic filter "
-                                                               "('+' a whole level, '#' only the whole last one)")
+        if problem := topic_filter_problem(pattern):
+            raise OptionError(f"mqtt_allowed_topics[{index}]", f"'{pattern}' is not an MQTT topic filter: {problem}")
     return Options(
         ollama_url=valid.get("ollama_url"),
         model=valid["model"],

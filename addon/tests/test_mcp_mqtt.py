@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 from eaio_addon.mcp_servers import McpHttpServer, MqttSettings, open_client_session
+from eaio_addon.option_types import OptionError
+from eaio_addon.options import parse_options
 from mcp_types import CallToolResult, TextContent
 import pytest
 
@@ -154,3 +156,15 @@ async def test_an_unreachable_broker_is_a_clear_error() -> None:
         assert result.is_error and f"cannot reach the MQTT broker 127.0.0.1:{port}" in _text(result)
     finally:
         await server.stop()
+
+
+def test_the_mqtt_options() -> None:
+    options = parse_options({"mqtt_host": "broker.local", "mqtt_allowed_topics": ["eaio/#", "a/+/b", "eaio/#"]})
+    assert (options.mcp_port, options.mqtt_host, options.mqtt_port) == (8100, "broker.local", 1883)
+    assert options.mqtt_allowed_topics == ("eaio/#", "a/+/b")
+    assert parse_options({}).mqtt_host is None and parse_options({}).mqtt_allowed_topics == ()
+    for bad in ("a/#/b", "a/b+", ""):
+        with pytest.raises(OptionError, match=r"mqtt_allowed_topics\[1\]"):
+            parse_options({"mqtt_allowed_topics": ["ok/#", bad]})
+    with pytest.raises(OptionError, match="mcp_port"):
+        parse_options({"mcp_port": 70000})

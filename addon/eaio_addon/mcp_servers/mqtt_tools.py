@@ -19,6 +19,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field
 
+from .topics import topic_filter_problem
+
 CATEGORY = "mqtt"
 CONNECT_TIMEOUT = 5.0
 RETAINED_WAIT = 0.5  # the broker sends retained messages right after SUBACK; this bounds the wait for them
@@ -112,12 +114,8 @@ def _retained(settings: MqttSettings, topic: str, wait: float) -> list[dict[str,
 
 
 def check_filter(topic: str) -> None:
-    """Refuse a filter whose wildcards break MQTT's rules: ``+`` a whole level, ``#`` only the last one."""
-    levels = topic.split("/")
-    for index, level in enumerate(levels):
-        if ("+" in level and level != "+") or ("#" in level and (level != "#" or index != len(levels) - 1)):
-            raise MqttError(f"{topic!r} is not a valid MQTT topic filter: '+' must be a whole level and "
-                            "'#' the whole last level")
+    if problem := topic_filter_problem(topic):
+        raise MqttError(f"{topic!r} is not a valid MQTT topic filter: {problem}")
 
 
 def add_mqtt_tools(server: MCPServer, settings: MqttSettings, *, retained_wait: float = RETAINED_WAIT) -> None:
