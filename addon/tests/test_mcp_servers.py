@@ -167,6 +167,10 @@ async def test_each_server_lists_its_category_and_mcp_lists_all(server: tuple[Mc
         assert {t.name for t in listed} == ENERGY_TOOLS | MODBUS_TOOLS | BACNET_TOOLS | MQTT_TOOLS
         for tool in listed:
             assert tool.name.startswith(f"{(tool.meta or {})['category']}_")
+        changing = {t.name for t in listed if t.annotations and t.annotations.read_only_hint is False}
+        assert changing == {"energy_run_optimization", "energy_apply_recommendation", "energy_dismiss_recommendation",
+                            "modbus_write_point", "bacnet_write_point", "mqtt_publish"}
+        assert all(t.annotations and t.annotations.read_only_hint for t in listed if t.name not in changing)
 
 
 async def test_energy_tools(server: tuple[McpHttpServer, MemoryBackend]) -> None:

@@ -13,9 +13,15 @@ from datetime import UTC, datetime
 import time
 from typing import Any, Protocol, runtime_checkable
 
+from mcp_types import ToolAnnotations
+
 from ..store import Store, StoreDb
 
 MAX_HISTORY_HOURS = 24 * 90
+
+# Hints for MCP clients (they may ask before a call that changes something).
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+CHANGES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 
 
 @runtime_checkable

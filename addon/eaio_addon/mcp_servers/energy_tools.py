@@ -9,7 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from .backend import MAX_HISTORY_HOURS, EnergyBackend
+from .backend import CHANGES, MAX_HISTORY_HOURS, READS, EnergyBackend
 
 CATEGORY = "energy"
 
@@ -70,7 +70,8 @@ def add_energy_tools(server: MCPServer, backend: BackendGetter) -> None:
         """Savings measured after applied recommendations (against the forecast baseline)."""
         return await answer(backend().verified_savings())
 
+    changes = (energy_run_optimization, energy_apply_recommendation, energy_dismiss_recommendation)
     for fn in (energy_status, energy_history, energy_forecast, energy_run_optimization,
                energy_list_recommendations, energy_apply_recommendation, energy_dismiss_recommendation,
                energy_verified_savings):
-        server.add_tool(fn, meta=meta, structured_output=False)
+        server.add_tool(fn, meta=meta, structured_output=False, annotations=CHANGES if fn in changes else READS)

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from .backend import HaServices
+from .backend import CHANGES, READS, HaServices
 
 DOMAIN = "eaio"
 FieldBus = Literal["modbus", "bacnet"]
@@ -105,14 +105,15 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
                            "the point's bounds, writes, reads back and logs who asked.")
     for fn, name in ((list_devices, "list_devices"), (list_points, "list_points"), (read_points, "read_points"),
                      (write_point, "write_point")):
-        server.add_tool(fn, name=f"{bus}_{name}", description=fn.__doc__, meta=meta, structured_output=False)
+        server.add_tool(fn, name=f"{bus}_{name}", description=fn.__doc__, meta=meta, structured_output=False,
+                        annotations=CHANGES if fn is write_point else READS)
 
     if bus == "modbus":
         async def modbus_scan(config_entry_id: EntryId) -> dict[str, Any]:
             """Scan a Modbus device: read every point of its profile now and report values and failures."""
             return await read(config_entry_id, None)
 
-        server.add_tool(modbus_scan, meta=meta, structured_output=False)
+        server.add_tool(modbus_scan, meta=meta, structured_output=False, annotations=READS)
     else:
         async def bacnet_discover() -> dict[str, Any]:
             """The BACnet devices known to the integration; finding new ones runs in its config flow."""
@@ -122,4 +123,4 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
                                  "(Settings → Devices & services → Add integration → EAIO → BACnet), "
                                  "which broadcasts Who-Is on the network; they then appear here."}
 
-        server.add_tool(bacnet_discover, meta=meta, structured_output=False)
+        server.add_tool(bacnet_discover, meta=meta, structured_output=False, annotations=READS)

@@ -19,6 +19,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field
 
+from .backend import CHANGES, READS
 from .topics import topic_filter_problem
 
 CATEGORY = "mqtt"
@@ -145,7 +146,7 @@ def add_mqtt_tools(server: MCPServer, settings: MqttSettings, *, retained_wait: 
         return {"allowed_topics": list(settings.allowed_topics), "broker_configured": bool(settings.host)}
 
     for fn in (mqtt_publish, mqtt_read_retained, mqtt_allowed_topics):
-        server.add_tool(fn, meta=meta, structured_output=False)
+        server.add_tool(fn, meta=meta, structured_output=False, annotations=CHANGES if fn is mqtt_publish else READS)
 
 
 def mqtt_settings(host: str | None, port: int, username: str | None, password: str | None,
