@@ -145,7 +145,7 @@ class Runtime:
         port = 0 if self.settings.port == 0 else options.mcp_port
         try:
             await self._mcp.start(self.settings.host, port)
-        except (OSError, SystemExit) as exc:  # uvicorn exits when it cannot bind; the rest of the add-on runs on
+        except OSError as exc:  # the rest of the add-on runs on without its MCP servers
             _LOGGER.error("MCP servers not started on %s:%d: %s", self.settings.host, port, exc)
             self._mcp = None
 

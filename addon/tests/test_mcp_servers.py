@@ -324,3 +324,13 @@ async def test_url_names_the_known_servers(server: tuple[McpHttpServer, MemoryBa
     assert mcp.url("bacnet").endswith("/bacnet/mcp")
     with pytest.raises(ValueError, match="no MCP server 'knx'"):
         mcp.url("knx")
+
+
+async def test_a_taken_port_is_an_error_not_an_exit(server: tuple[McpHttpServer, MemoryBackend]) -> None:
+    mcp, _ = server
+    second = McpHttpServer(MemoryBackend, lambda: None, MqttSettings(None), lambda: TOKEN)  # type: ignore[arg-type,return-value]
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{mcp.port}"):
+        await second.start("127.0.0.1", mcp.port)
+    await second.stop()
+    async with open_client_session(mcp.url("energy"), TOKEN) as s:  # the first one still serves
+        assert _json(await s.call_tool("energy_status", {}))["status"] == "ok"

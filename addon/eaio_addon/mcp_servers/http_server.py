@@ -133,7 +133,7 @@ class McpHttpServer:
         config = uvicorn.Config(self._app, host=host, port=port, lifespan="on", log_level="warning",
                                 access_log=False)
         server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(server.serve(), name="eaio-mcp-http")
+        self._task = asyncio.create_task(self._serve(server, host, port), name="eaio-mcp-http")
         while not server.started:
             if self._task.done():  # the port is taken, or the app failed to start
                 self._task.result()
@@ -144,6 +144,14 @@ class McpHttpServer:
         self.port = int(server.servers[0].sockets[0].getsockname()[1])
         _LOGGER.info("MCP servers on http://%s:%d (%s)", host, self.port,
                      ", ".join(path_of(n) for n in (*SERVER_NAMES, ALL_TOOLS)))
+
+    @staticmethod
+    async def _serve(server: _EmbeddedServer, host: str, port: int) -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:
+            # uvicorn exits when it cannot listen; in a task that would stop the add-on's whole loop.
+            raise OSError(f"cannot listen on {host}:{port} (the port is taken or the address is wrong)") from exc
 
     def url(self, server_name: str = ALL_TOOLS) -> str:
         if server_name not in (*SERVER_NAMES, ALL_TOOLS):
