@@ -24,9 +24,10 @@ daily points (the default) and, for comparison, hourly points in Guideline 14's 
 
 Pass criteria, fixed before the runs (N = number of periods, c = confidence):
 
-- no change: |mean false saving| <= 2 % of baseline, and the share of periods whose band
+- no change: |pooled false saving| <= 2 % of baseline or, when fewer periods make that
+  unmeasurable, two standard errors of the pooled error; and the share of periods whose band
   excludes zero is at most the upper end of the 95 % binomial range for rate ``1 - c``;
-- injected: |mean recovered - mean injected| <= 2 % of baseline, and the share of periods
+- injected: |pooled recovered - pooled injected| within the same bound, and the share of periods
   whose band contains the truth is at least the lower end of the 95 % binomial range for
   rate ``c``.
 
