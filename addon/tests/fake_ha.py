@@ -36,6 +36,7 @@ class FakeHomeAssistant:
     history: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     services: dict[tuple[str, str], ServiceHandler] = field(default_factory=dict)
     config_entries: list[dict[str, Any]] = field(default_factory=list)  # config_entries/get answers these
+    eaio_devices_command: bool = True  # the integration's eaio/devices (an older one lacks it)
     received: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
     auth_failures: int = 0
@@ -144,8 +145,14 @@ class FakeHomeAssistant:
                 if rows:
                     answer[entity_id] = rows
             await ok(answer)
+        elif kind == "eaio/devices" and self.eaio_devices_command:
+            await ok([{"entry_id": e.get("entry_id"), "title": e.get("title"), "state": e.get("state"),
+                       "source_type": (e.get("data") or {}).get("source_type", "modbus")}
+                      for e in self.config_entries if e.get("domain") == "eaio"])
         elif kind == "config_entries/get":
-            await ok([e for e in self.config_entries if msg.get("domain") in (None, e.get("domain"))])
+            # Like Home Assistant: the entry's data is not part of the answer.
+            await ok([{k: v for k, v in e.items() if k != "data"}
+                      for e in self.config_entries if msg.get("domain") in (None, e.get("domain"))])
         elif kind == "call_service":
             handler = self.services.get((msg["domain"], msg["service"]))
             if handler is None:

@@ -265,12 +265,14 @@ async def test_bacnet_tools_and_discovery(server: tuple[McpHttpServer, MemoryBac
 
 async def test_entries_without_their_kind_are_listed_apart(
         server: tuple[McpHttpServer, MemoryBackend], ha: tuple[FakeHomeAssistant, DevicesInHa]) -> None:
+    # An integration without the eaio/devices command: config_entries/get carries no kind.
     mcp, _ = server
     fake, _ = ha
-    fake.config_entries.append({"entry_id": "e3", "domain": "eaio", "title": "EAIO optimizer", "state": "loaded"})
+    fake.eaio_devices_command = False
     async with open_client_session(mcp.url("modbus"), TOKEN) as s:
         listed = _json(await s.call_tool("modbus_list_devices", {}))
-    assert [d["config_entry_id"] for d in listed["entries_of_unknown_kind"]] == ["e3"]
+    assert listed["devices"] == []
+    assert [d["config_entry_id"] for d in listed["entries_of_unknown_kind"]] == [MODBUS_ENTRY, BACNET_ENTRY]
 
 
 async def test_a_lost_link_is_a_clear_tool_error(server: tuple[McpHttpServer, MemoryBackend],

@@ -34,6 +34,7 @@ from .modbus_coordinator import ModbusCoordinator
 from .mqtt_coordinator import MqttCoordinator
 from .profile_check import check_point
 from .services import async_setup_services
+from .websocket import async_register_websocket_commands
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -51,6 +52,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the services, the LLM tools and the energy-today tracker once."""
     async_setup_services(hass)
     async_register_llm_api(hass)
+    async_register_websocket_commands(hass)
     tracker = EnergyToday(hass)
     await tracker.async_load()
     hass.data[ENERGY_TODAY] = tracker

@@ -39,7 +39,12 @@ async def _ha(ha: HaGetter, payload: dict[str, Any] | None = None, *, service: s
 
 
 async def _entries(ha: HaGetter) -> list[dict[str, Any]]:
-    entries = await _ha(ha, {"type": "config_entries/get", "domain": DOMAIN})
+    # The integration's own command carries each entry's protocol; Home Assistant's
+    # config_entries/get (for an integration too old to have it) leaves the entry's data out.
+    try:
+        entries = await ha().call({"type": "eaio/devices"})
+    except Exception:  # unknown command (an older integration); a lost link fails again below, clearly
+        entries = await _ha(ha, {"type": "config_entries/get", "domain": DOMAIN})
     return [e for e in entries or [] if isinstance(e, dict)]
 
 
@@ -68,8 +73,8 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
     async def list_devices() -> dict[str, Any]:
         entries = await _entries(ha)
         answer: dict[str, Any] = {"devices": [_device(e) for e in entries if _source_type(e) == bus]}
-        # Home Assistant's config_entries/get may leave out the entry's data, and with it the kind:
-        # those entries are listed apart rather than hidden.
+        # Without the integration's eaio/devices command the kind may be unknown: such entries are
+        # listed apart rather than hidden.
         if unknown := [_device(e) for e in entries if _source_type(e) is None]:
             answer["entries_of_unknown_kind"] = unknown
         return answer
