@@ -5,10 +5,13 @@ simulated building on loopback (a Modbus TCP server with an energy meter and an 
 VAV zone controller, and an MQTT broker with a room multi-sensor publishing to it), then Home Assistant
 on loopback, creates the demo user, sets up Home Assistant's MQTT integration and adds the building's
 devices to EAIO exactly as a user would (config flows over the REST API), and prints the address, the
-login and the entities with their states. Ctrl-C stops everything.
+login and the entities with their states. Then the add-on runs standalone (``eaio_sim.demo_addon``),
+linked through EAIO's add-on step; one optimization runs and the recommendation sensors and the
+assistant's answer are printed. Ctrl-C stops everything.
 
 With ``--exit-after SECONDS`` it runs unattended: it fails (exit status 1) when any entity of the
-devices it added has no real state, and otherwise stops after that many seconds.
+devices it added has no real state or the add-on is not linked with its sensors, and otherwise stops
+after that many seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ from typing import Any
 
 import aiohttp
 
+from .demo_addon import (
+    QUESTION,
+    ask,
+    link_addon,
+    recommendation_sensors,
+    run_optimization,
+    start_addon,
+    summary_sensor,
+)
 from .hass_process import (
     DOMAIN,
     LOOPBACK,
@@ -136,6 +148,7 @@ class Demo:
         self.added: list[Added] = []
         self.grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.state: dict[str, Any] = {}
+        self.addon_recommendations = 0
         self.session: aiohttp.ClientSession | None = None
         self._drains: list[asyncio.Task[None]] = []
 
@@ -281,6 +294,44 @@ class Demo:
         self.added.append(Added("MQTT", entry_id))
         self._save()
 
+    async def add_addon(self, api: HassApi) -> None:
+        """The add-on standalone, linked through EAIO's manual add-on path; one optimization run, then
+        the recommendation sensors and the assistant's answer. Not linked is an error; no recommendation
+        (the demo's history is short) is shown as the add-on says it."""
+        state: dict[str, Any] = self.state.setdefault("addon", {})
+        print("\nStarting the EAIO add-on (standalone, no language model) ...", flush=True)
+        child, url, api_token = await start_addon(api, self.config / "eaio_addon", self.config / "eaio_addon.log",
+                                                  state)
+        self.children.append(child)
+        self._save()
+        entry_id = await link_addon(api, url, api_token, state)
+        self._save()
+        await recommendation_sensors(api, entry_id)  # the link is loaded and its sensors exist
+        run = await run_optimization(api, entry_id)
+        missing = ", ".join(run.get("missing") or []) or "nothing"
+        print(f"\nEAIO add-on at {url} (entry {entry_id}); optimization {run.get('status')}: "
+              f"{run.get('recommendations', 0)} recommendations, missing {missing}", flush=True)
+        for step, error in (run.get("errors") or {}).items():
+            print(f"  {step}: {error}")
+        if not run.get("recommendations"):
+            print("  (The agents need days of history; a fresh demo has minutes. Rerun the demo with the same "
+                  "config dir later and they have more.)")
+        await asyncio.sleep(2)  # the add-on's push reaches the sensors within a second or two
+        states = await recommendation_sensors(api, entry_id)
+        width = max(len(s["entity_id"]) for s in states)
+        for s in states:
+            unit = s["attributes"].get("unit_of_measurement", "")
+            print(f"  {s['entity_id']:<{width}}  {s['state']} {unit}".rstrip())
+        summary = summary_sensor(states)
+        assert summary is not None
+        self.addon_recommendations = int(summary["state"]) if summary["state"].isdigit() else 0
+        if top := summary["attributes"].get("top_title"):
+            print(f"  top recommendation: {top}")
+        agent = next((s["entity_id"] for s in states if s["entity_id"].startswith("conversation.")), None)
+        if agent is None:
+            raise DemoError("EAIO's add-on entry has no conversation agent")
+        print(f'\nAsked {agent} "{QUESTION}":\n  {await ask(api, agent)}', flush=True)
+
     async def start(self) -> None:
         print(f"Starting the simulated building and Home Assistant (config {self.config}) ...", flush=True)
         wanted, self.http_port = self.http_port, pick_port(self.http_port)
@@ -305,6 +356,7 @@ class Demo:
         await self.add_mqtt(api)
         self.grouped = await self.entities()
         self.print_summary(self.grouped)
+        await self.add_addon(api)
 
     async def entities(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """Each EAIO entry with the states of its entities, once the first values have filled them in."""
@@ -477,7 +529,8 @@ def main() -> None:
                              "(default 8123)")
     parser.add_argument("--exit-after", type=float, metavar="SECONDS",
                         help="stop this many seconds after the demo is ready; exit status 1 if an entity "
-                             "of a device it added has no real state (for automated checks)")
+                             "of a device it added has no real state or the add-on is not linked "
+                             "(for automated checks)")
     args = parser.parse_args()
     sys.exit(asyncio.run(run(args.config_dir.resolve(), args.port, args.exit_after)))
 

@@ -1,7 +1,8 @@
 """The README's demo, end to end: every peer and a real Home Assistant, set up as ./scripts/demo does.
 
 Runs ``python -m eaio_sim.demo --exit-after`` in a fresh config dir (so CI keeps the demo working) and
-reads what it printed: the demo itself fails when an entity of a device it added has no real state.
+reads what it printed: the demo itself fails when an entity of a device it added has no real state, or
+when the add-on is not linked or has no recommendation sensors.
 """
 
 from __future__ import annotations
@@ -59,9 +60,24 @@ def test_demo_sets_up_modbus_bacnet_and_mqtt_devices(tmp_path: Path) -> None:
     # The Modbus devices that were there before.
     assert any(e.startswith("sensor.three_phase_energy_meter_") for e in states)
     assert any(e.startswith("number.hvac_unit_air_handler_") for e in states)
+    # The add-on, linked through EAIO's add-on path: one run, its sensors, the assistant's answer without an LLM.
+    run = re.search(r"^EAIO add-on at http://127\.0\.0\.1:\d+ \(entry \w+\); optimization (ok|partial|failed): "
+                    r"(\d+) recommendations", done.stdout, re.M)
+    assert run is not None, report
+    assert states.get("sensor.eaio_optimizer_add_on_status") in ("ok", "degraded"), report
+    assert states.get("sensor.eaio_optimizer_open_recommendations") == run[2], report
+    asked = done.stdout.split('Asked conversation.eaio_optimizer "what should I do to save energy?":\n', 1)
+    assert len(asked) == 2, report
+    answer = asked[1].splitlines()[0]
+    assert answer.startswith("  The language model is not available (no Ollama URL configured)"), report
+    if run[2] == "0":  # a fresh demo has minutes of history: the add-on says so instead of inventing advice
+        assert answer.endswith("There is no open recommendation right now."), report
+    else:
+        top = re.search(r"^  top recommendation: (.+)$", done.stdout, re.M)
+        assert top is not None and f"Top recommendation: {top[1]}" in answer, report
     # The demo's state file names the ports the next run tries first.
     saved = (tmp_path / "config" / "eaio_demo.json").read_text()
-    assert '"bacnet"' in saved and '"mqtt"' in saved
+    assert '"bacnet"' in saved and '"mqtt"' in saved and '"addon"' in saved
 
 
 def test_missing_states_are_reported(tmp_path: Path) -> None:
