@@ -68,6 +68,7 @@ from eaio_sim.hass_process import (
     stop as stop_child,
     tail as log_tail,
     wait_until_running,
+    write_config,
 )
 from eaio_sim.mqtt_bench import PASSWORD_ENV
 from eaio_sim.mqtt_broker import BrokerLogin, add_eaio_mqtt_device, setup_mqtt, start_broker
@@ -244,33 +245,8 @@ def _pct(used: float, wall: float) -> float:
 def write_hass_config(config: Path, http_port: int) -> None:
     """Only what the benchmark uses: REST, websocket, config flows, onboarding. No recorder either,
     so no database write competes with the state writes being measured."""
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "configuration.yaml").write_text(
-        f"""homeassistant:
-  name: EAIO MQTT benchmark
-  latitude: 52.52
-  longitude: 13.405
-  elevation: 34
-  time_zone: Europe/Berlin
-  country: DE
-  currency: EUR
-  unit_system: metric
-
-http:
-  server_host: {LOOPBACK}
-  server_port: {http_port}
-
-logger:
-  default: warning
-  logs:
-    custom_components.eaio: info
-
-api:
-config:
-onboarding:
-websocket_api:
-"""
-    )
+    write_config(config, http_port, name="EAIO MQTT benchmark", written_by="benchmarks/mqtt_throughput.py",
+                 components=("api", "config", "onboarding", "websocket_api"))
 
 
 def prepare_config_dir(config: Path, http_port: int, integration_dir: Path | None) -> None:

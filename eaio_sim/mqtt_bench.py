@@ -26,15 +26,14 @@ import math
 import os
 from pathlib import Path
 import sys
-import threading
 import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+
+from eaio_sim.mqtt_sensors import connect
 
 PASSWORD_ENV = "EAIO_MQTT_PASSWORD"
-CONNECT_TIMEOUT = 10.0
 ACK_TIMEOUT = 30.0
 START_DELAY = 0.02  # the first due time, after the start signal: the loop is warm by then
 # Far above what 1,000 msg/s on loopback keeps in flight: the publisher must never be what throttles.
@@ -46,23 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _connect(host: str, port: int, username: str, password: str) -> mqtt.Client:
-    """A connected client with its network loop in a background thread."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"eaio-bench-{os.getpid()}")
-    client.username_pw_set(username, password)
-    client.max_inflight_messages_set(MAX_INFLIGHT)
-    connected = threading.Event()
-
-    def on_connect(_client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if not reason.is_failure:
-            connected.set()
-
-    client.on_connect = on_connect
-    client.connect(host, port)
-    client.loop_start()
-    if not connected.wait(CONNECT_TIMEOUT):
-        client.loop_stop()
-        raise SystemExit(f"could not connect to {host}:{port} as {username}")
-    return client
+    return connect(host, port, username, password, name="eaio-bench", max_inflight=MAX_INFLIGHT)
 
 
 def _percentile(sorted_values: Sequence[float], pct: float) -> float:

@@ -87,10 +87,13 @@ class MeetingRoom:
         }
 
 
-def connect(host: str, port: int, username: str, password: str) -> mqtt.Client:
+def connect(host: str, port: int, username: str, password: str, *, name: str = "eaio-sensors",
+            max_inflight: int | None = None) -> mqtt.Client:
     """A connected client with its network loop in a background thread; reconnects by itself."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"eaio-sensors-{os.getpid()}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{os.getpid()}")
     client.username_pw_set(username, password)
+    if max_inflight is not None:
+        client.max_inflight_messages_set(max_inflight)
     connected = threading.Event()
 
     def on_connect(_client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
