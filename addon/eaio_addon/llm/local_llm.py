@@ -241,6 +241,11 @@ class LocalLlm:
             self._mark_unreachable(err)
             raise _Unavailable(f"Ollama unreachable: {_short(err)}") from err
 
+    def _not_used_reason(self) -> str:
+        if self.available:
+            return "LLM deferred: memory above the limit and no light model"
+        return f"LLM not used: {self._state}" + (f" ({self._error})" if self._error else "")
+
     # ---- structured replies --------------------------------------------------------------
 
     async def structured(self, messages: list[dict[str, Any]], schema: dict[str, Any], *, purpose: str) -> StructuredReply:
@@ -248,9 +253,7 @@ class LocalLlm:
         await self._ensure_checked()
         model = self.choose_model()
         if model is None:
-            reason = f"LLM not used: {self._state}" + (f" ({self._error})" if self._error else "")
-            if self.available:
-                reason = "LLM deferred: memory above the limit and no light model"
+            reason = self._not_used_reason()
             self._record(purpose, None, False, reason, attempts=0)
             return StructuredReply(None, None, 0, reason)
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
@@ -295,9 +298,7 @@ class LocalLlm:
         await self._ensure_checked()
         model = self.choose_model()
         if model is None:
-            reason = f"LLM not used: {self._state}" + (f" ({self._error})" if self._error else "")
-            if self.available:
-                reason = "LLM deferred: memory above the limit and no light model"
+            reason = self._not_used_reason()
             self._record("ask", None, False, reason, rounds=0)
             return ToolAnswer("", None, [], reason, 0)
         conversation = list(messages)
