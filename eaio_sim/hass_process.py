@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import contextlib
 import ctypes
 from dataclasses import dataclass
+from datetime import datetime
 import json
 from pathlib import Path
 import signal
@@ -29,6 +30,7 @@ LOOPBACK = "127.0.0.1"
 # The first start creates the database and the frontend's caches; two slow cores need their time.
 HASS_START_TIMEOUT = 300.0
 STOP_TIMEOUT = 15.0
+STATISTICS_TIMEOUT = 60.0  # an import waits in the recorder's queue behind its commits
 # hass exits with this code when a restart is asked for in the UI; it expects its caller to restart it.
 RESTART_EXIT_CODE = 100
 
@@ -315,21 +317,61 @@ async def wait_until_running(api: HassApi) -> None:
         await asyncio.sleep(0.5)
 
 
-async def long_lived_token(api: HassApi, client_name: str) -> str:
-    """A long-lived access token, as a user makes one on the profile page (through the websocket API)."""
+async def ws_command(api: HassApi, message: dict[str, Any]) -> Any:
+    """One websocket command with the API's token, as the frontend sends it; its result, or an error."""
     url = api.base_url.replace("http://", "ws://", 1) + "/api/websocket"
-    async with api.session.ws_connect(url) as ws:
+    async with api.session.ws_connect(url, max_msg_size=0) as ws:
         await ws.receive_json()  # auth_required
         await ws.send_json({"type": "auth", "access_token": api.token})
         if (answer := await ws.receive_json()).get("type") != "auth_ok":
             raise HassProcessError(f"websocket auth failed: {answer}")
-        await ws.send_json({"id": 1, "type": "auth/long_lived_access_token", "client_name": client_name,
-                            "lifespan": 3650})
+        await ws.send_json({"id": 1, **message})
         result = await ws.receive_json()
     if not result.get("success"):
-        raise HassProcessError(f"no long-lived token: {result.get('error')}")
-    token: str = result["result"]
+        error = result.get("error") or {}
+        raise HassProcessError(f"{message['type']} failed: {error.get('code')}: {error.get('message')}")
+    return result.get("result")
+
+
+async def long_lived_token(api: HassApi, client_name: str) -> str:
+    """A long-lived access token, as a user makes one on the profile page (through the websocket API)."""
+    token: str = await ws_command(api, {"type": "auth/long_lived_access_token", "client_name": client_name,
+                                        "lifespan": 3650})
     return token
+
+
+async def import_statistics(api: HassApi, entity_id: str, name: str | None, unit: str | None,
+                            rows: list[dict[str, Any]], *, has_sum: bool) -> None:
+    """Hourly long-term statistics of a sensor into the recorder (``recorder/import_statistics``, admin).
+
+    ``rows``: {"start": ISO hour, "mean"/"min"/"max"} for a measurement, {"start", "state", "sum"}
+    for a meter. Home Assistant before 2025.5 knows ``has_mean``; later versions also take ``mean_type``.
+    """
+    metadata: dict[str, Any] = {"has_sum": has_sum, "name": name, "source": "recorder", "statistic_id": entity_id,
+                                "unit_of_measurement": unit}
+    try:
+        await ws_command(api, {"type": "recorder/import_statistics", "metadata": {**metadata, "has_mean": not has_sum},
+                               "stats": rows})
+    except HassProcessError as exc:
+        if "invalid_format" not in str(exc):
+            raise
+        await ws_command(api, {"type": "recorder/import_statistics",
+                               "metadata": {**metadata, "mean_type": 0 if has_sum else 1}, "stats": rows})
+
+
+async def wait_statistics(api: HassApi, statistic_ids: list[str], start: datetime, end: datetime) -> None:
+    """Until each statistic has rows between ``start`` and ``end``: the recorder imports in its own queue."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STATISTICS_TIMEOUT
+    while True:
+        result = await ws_command(api, {"type": "recorder/statistics_during_period", "start_time": start.isoformat(),
+                                        "end_time": end.isoformat(), "statistic_ids": statistic_ids,
+                                        "period": "hour", "types": ["mean", "state"]})
+        if all(result.get(s) for s in statistic_ids):
+            return
+        if loop.time() > deadline:
+            raise HassProcessError(f"the recorder did not import statistics of {statistic_ids} within {STATISTICS_TIMEOUT:.0f} s")
+        await asyncio.sleep(1.0)
 
 
 async def add_modbus_device(api: HassApi, host: str, port: int, unit_id: int,

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import logging
+import math
 import time
 from typing import Any
 
-from .ha_link import HaLink, LinkDown
+from .ha_link import HaError, HaLink, LinkDown
+from .rollup import HOUR_S, HourRollup, from_statistics, hour_of
 from .store import EntityMeta, Reading, Store, StoreDb, reading
 
 _LOGGER = logging.getLogger(__name__)
@@ -333,6 +335,7 @@ class Collector:
         progress.entities = len(ids)
         progress.progress = 100.0 * done / total if total > 0 else 100.0
         if not groups:
+            await self._statistics_or_not(ids, horizon, until)
             progress.state = "done"
             return
         longest = until - min(groups)
@@ -380,8 +383,109 @@ class Collector:
                     elif len(readings) < TARGET_STATES / 4:
                         window = min(WINDOW_MAX, window * 2)
                     t = end
+        await self._statistics_or_not(ids, horizon, until)
         progress.state = "done"
         progress.progress = 100.0
         progress.last_run_s = time.monotonic() - began
         _LOGGER.info("Backfill: done, %d readings for %d entities in %.1f s", progress.readings, len(ids),
                      progress.last_run_s)
+
+    async def _statistics_or_not(self, ids: list[str], horizon: float, until: float) -> None:
+        """The states are in; statistics only add older hours, so a refusal leaves the backfill done."""
+        try:
+            await self._fill_from_statistics(ids, horizon, until)
+        except HaError as exc:
+            _LOGGER.warning("Backfill: Home Assistant's long-term statistics could not be read (%s); the history"
+                            " starts at the recorder's oldest state", exc)
+
+    async def _fill_from_statistics(self, ids: list[str], horizon: float, until: float) -> None:
+        """Hours before the recorder's oldest state, from its long-term statistics.
+
+        The recorder keeps states for ``purge_keep_days`` (10 by default) but hourly statistics of
+        every sensor with a state class for good: a 30-day backfill on a default install gets its
+        first 20 days from them. Only hours before an entity's first rollup are filled, so this can
+        run after every sync; a statistic kept in another unit than the entity's state is skipped.
+        """
+        metas = {m.entity_id: m for m in await self._store.call(StoreDb.entities)}
+        candidates = [e for e in ids if e in metas and metas[e].state_class]
+        if not candidates:
+            return
+        first_full = math.ceil(horizon / HOUR_S) * HOUR_S
+        firsts = await self._store.call(StoreDb.first_hours, candidates)
+        gaps: dict[str, float] = {}
+        for entity_id in candidates:
+            first = firsts[entity_id]
+            end = first if first is not None else hour_of(until)
+            if end > first_full:
+                gaps[entity_id] = end
+        hours = 0
+        for i in range(0, len(gaps), BATCH):
+            batch = sorted(gaps)[i:i + BATCH]
+            listed = await self._link.call({"type": "recorder/get_statistics_metadata", "statistic_ids": batch})
+            usable = []
+            for item in listed if isinstance(listed, list) else []:
+                entity_id = item.get("statistic_id")
+                if entity_id not in gaps:
+                    continue
+                unit = item.get("statistics_unit_of_measurement")
+                if unit != metas[entity_id].unit:
+                    _LOGGER.warning("Backfill: the statistics of %s are in %s, its state in %s; not used", entity_id,
+                                    unit, metas[entity_id].unit)
+                    continue
+                usable.append(entity_id)
+            if not usable:
+                continue
+            result = await self._link.call({
+                "type": "recorder/statistics_during_period",
+                "start_time": _iso(first_full),
+                "end_time": _iso(max(gaps[e] for e in usable)),
+                "statistic_ids": usable,
+                "period": "hour",
+                "types": ["mean", "min", "max", "state", "sum"],
+            })
+            for entity_id in usable:
+                rows = result.get(entity_id) if isinstance(result, dict) else None
+                rollups = statistics_rollups(rows, metas[entity_id].state_class, before=gaps[entity_id])
+                if rollups:
+                    hours += await self._store.call(StoreDb.add_statistics, entity_id, rollups)
+        if hours:
+            _LOGGER.info("Backfill: %d hours from the recorder's long-term statistics, before its oldest states",
+                         hours)
+
+
+def _start_epoch(value: Any) -> float | None:
+    """A statistics row's start: epoch milliseconds (current Home Assistant) or ISO text (older)."""
+    if isinstance(value, (int, float)):
+        return float(value) / 1000.0
+    return _epoch(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def statistics_rollups(rows: Any, state_class: str | None, *, before: float) -> list[HourRollup]:
+    """Rollups from one entity's hourly ``statistics_during_period`` rows, for the hours before ``before``.
+
+    An energy meter's hour counts the growth of its ``sum`` (which already accounts for meter resets)
+    since the hour before; the first hour, with nothing before it, has no count.
+    """
+    out: list[HourRollup] = []
+    previous_sum: float | None = None
+    previous_hour: float | None = None
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        hour = _start_epoch(row.get("start"))
+        if hour is None or hour >= before:
+            continue
+        total = _number(row.get("sum"))
+        delta = None
+        if total is not None and previous_sum is not None and previous_hour == hour - HOUR_S:
+            delta = total - previous_sum
+        previous_sum, previous_hour = total, hour
+        rollup = from_statistics(hour, _number(row.get("mean")), _number(row.get("min")), _number(row.get("max")),
+                                 _number(row.get("state")), delta, state_class)
+        if rollup is not None:
+            out.append(rollup)
+    return out

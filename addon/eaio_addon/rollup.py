@@ -99,6 +99,25 @@ def add(acc: HourRollup, ts: float, value: float | None, state_class: str | None
         acc.ref = value
 
 
+def from_statistics(hour: float, mean: float | None, minimum: float | None, maximum: float | None,
+                    state: float | None, delta: float | None, state_class: str | None) -> HourRollup | None:
+    """One hour of the recorder's long-term statistics as a rollup (None: the hour says nothing usable).
+
+    Statistics keep an hour's mean, minimum and maximum (measurements) or the meter's value at the
+    hour's end (energy), not the readings: the hour counts as fully covered at its mean, with no
+    readings of its own (count 0), and its mean or meter value is carried on, as a reading would be.
+    """
+    if state_class in ENERGY_CLASSES:
+        if state is None:
+            return None
+        return HourRollup(hour=hour, count=0, minimum=state, maximum=state, last=state, last_ts=hour + HOUR_S,
+                          integral=0.0, covered=0.0, delta=delta, ref=state)
+    if mean is None:
+        return None
+    return HourRollup(hour=hour, count=0, minimum=minimum, maximum=maximum, last=mean, last_ts=hour + HOUR_S,
+                      integral=mean * HOUR_S, covered=HOUR_S, delta=None, ref=None)
+
+
 def fold(
     readings: Iterable[tuple[float, float | None]],
     state_class: str | None,

@@ -221,6 +221,29 @@ class StoreDb:
         db.execute("DELETE FROM rollups WHERE entity = ? AND hour >= ? AND hour < ?", (key, first, end))
         write_rollups(db, key, [r for r in rollups if r.hour < end])
 
+    def first_hours(self, entity_ids: Sequence[str]) -> dict[str, float | None]:
+        """The earliest hour each entity has a rollup for (None: none yet)."""
+        out: dict[str, float | None] = {}
+        for entity_id in entity_ids:
+            key = self._ids.get(entity_id)
+            row = None if key is None else self._db.execute(
+                "SELECT min(hour) FROM rollups WHERE entity = ?", (key,)).fetchone()
+            out[entity_id] = row[0] if row is not None else None
+        return out
+
+    def add_statistics(self, entity_id: str, rollups: Sequence[HourRollup]) -> int:
+        """Store hours from the recorder's long-term statistics, only before the entity's first rollup.
+
+        Hours built from readings are finer and always win: statistics only fill the stretch the
+        recorder no longer has states for. Returns how many hours were added.
+        """
+        with self._transaction() as db:
+            key = self._entity(entity_id)
+            first = db.execute("SELECT min(hour) FROM rollups WHERE entity = ?", (key,)).fetchone()[0]
+            keep = [r for r in rollups if first is None or r.hour < first]
+            write_rollups(db, key, keep)
+        return len(keep)
+
     def readings_between(self, entity_id: str, start: float, end: float) -> list[Reading]:
         key = self._ids.get(entity_id)
         if key is None:

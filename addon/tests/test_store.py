@@ -246,3 +246,40 @@ async def test_the_async_store_works_on_one_thread(tmp_path: Path) -> None:
     assert threading.current_thread().name not in threads
     assert await store.call(StoreDb.add_readings, [reading("sensor.t", T0, "1")]) == 1
     await store.close()
+
+
+def test_long_term_statistics_fill_only_the_hours_before_the_readings(db: StoreDb) -> None:
+    from eaio_addon.collector import statistics_rollups
+
+    db.set_learned([EntityMeta("sensor.p", "option", "measurement", "W"),
+                    EntityMeta("sensor.e", "option", "total_increasing", "kWh")])
+    db.add_readings([reading("sensor.p", T0 + 2 * HOUR_S + 600, "500"), reading("sensor.e", T0 + 3 * HOUR_S, "20")])
+    assert db.first_hours(["sensor.p", "sensor.e", "sensor.none"]) == {
+        "sensor.p": T0 + 2 * HOUR_S, "sensor.e": T0 + 3 * HOUR_S, "sensor.none": None}
+    # The recorder's rows: epoch milliseconds; the third power hour overlaps the readings and is not taken.
+    power = [{"start": (T0 + k * HOUR_S) * 1000, "mean": 100.0 * (k + 1), "min": 50.0, "max": 400.0} for k in range(3)]
+    meter = [{"start": (T0 + k * HOUR_S) * 1000, "state": 17.0 + k, "sum": 5.0 + k * 1.5} for k in range(3)]
+    rollups = statistics_rollups(power, "measurement", before=T0 + 3 * HOUR_S)
+    assert db.add_statistics("sensor.p", rollups) == 2
+    assert db.add_statistics("sensor.e", statistics_rollups(meter, "total_increasing", before=T0 + 3 * HOUR_S)) == 3
+    p = db.hourly("sensor.p", 0, 1e12, T0 + 4 * HOUR_S)
+    assert [(r.hour, r.mean, r.minimum, r.maximum, r.count) for r in p[:2]] == [
+        (T0, 100.0, 50.0, 400.0, 0), (T0 + HOUR_S, 200.0, 50.0, 400.0, 0)]
+    # The first hour of readings is still the readings' own (the value before it is unknown there).
+    assert p[2].hour == T0 + 2 * HOUR_S and p[2].mean == 500.0 and p[2].count == 1
+    e = db.hourly("sensor.e", 0, 1e12, T0 + 4 * HOUR_S)
+    # Energy per hour from the sum's growth; the first hour has nothing before it.
+    assert [(r.hour, r.delta, r.last) for r in e[:3]] == [(T0, None, 17.0), (T0 + HOUR_S, 1.5, 18.0),
+                                                          (T0 + 2 * HOUR_S, 1.5, 19.0)]
+    # Filling again adds nothing: the hours before the first rollup are taken.
+    assert db.add_statistics("sensor.p", rollups) == 0
+
+
+def test_statistics_rows_that_say_nothing_are_skipped() -> None:
+    from eaio_addon.collector import statistics_rollups
+
+    rows = [{"start": "2025-11-24T16:00:00+00:00", "mean": 1.0}, {"start": T0 * 1000 + HOUR_S * 1000, "mean": None},
+            {"start": None, "mean": 2.0}, "junk", {"start": T0 * 1000 + 2 * HOUR_S * 1000, "mean": float("nan")}]
+    out = statistics_rollups(rows, "measurement", before=1e12)
+    assert [(r.hour, r.mean(1e12)) for r in out] == [(T0, 1.0)]
+    assert statistics_rollups(None, "measurement", before=1e12) == []

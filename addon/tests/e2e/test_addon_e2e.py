@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import dataclasses
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import statistics
@@ -30,6 +31,7 @@ from eaio_addon.store import Reading, StoreDb
 import pytest
 import pytest_asyncio
 
+from eaio_sim.hass_process import import_statistics, wait_statistics
 from tests.e2e.conftest import AUTOPILOT, OUTDOOR, HomeAssistant, history, pick_port
 from tests.helpers import wait_until
 
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ADDON_DIR = Path(__file__).resolve().parents[2]
 SECTION: dict[str, float] = {}  # what the module measured, printed at the end
+STATISTICS: dict[str, list[tuple[float, float]]] = {}  # imported before the add-on started: (hour, mean)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -45,6 +48,14 @@ async def seeded(home_assistant: HomeAssistant) -> float:
     for value in ("4.0", "4.5", "5.0", "5.5"):
         await home_assistant.set_state(OUTDOOR, value, {"unit_of_measurement": "°C", "state_class": "measurement"})
         await asyncio.sleep(0.3)
+    # Hours before the listed entity's first state, as long-term statistics only (what the recorder keeps
+    # after it purged the states): the backfill takes them for those hours.
+    end = datetime.fromtimestamp(time.time() // 3600 * 3600 - 2 * 3600, UTC)
+    rows = [{"start": (end - timedelta(hours=6 - k)).isoformat(), "mean": 1.0 + k, "min": 0.5 + k, "max": 1.5 + k}
+            for k in range(6)]
+    await import_statistics(home_assistant.api, OUTDOOR, "Outdoor", "°C", rows, has_sum=False)
+    await wait_statistics(home_assistant.api, [OUTDOOR], end - timedelta(hours=6), end)
+    STATISTICS[OUTDOOR] = [(datetime.fromisoformat(r["start"]).timestamp(), r["mean"]) for r in rows]
     # A few polls of the simulated building (every 10 s) reach the recorder (commit every second).
     power = await _eaio_power_sensor(home_assistant)
     await wait_until(lambda: _history_len(home_assistant, power, 3), 90, "three recorded states of the meter")
@@ -103,6 +114,17 @@ async def test_history_backfill(home_assistant: HomeAssistant, seeded: float, ad
         stored = await addon.store.call(StoreDb.readings_between, entity_id, *window)
         assert len(recorded) >= 2
         assert [(round(r.ts, 3), r.state or _num(r)) for r in stored] == [(round(ts, 3), _norm(s)) for ts, s in recorded]
+
+
+async def test_backfill_takes_older_hours_from_long_term_statistics(home_assistant: HomeAssistant,
+                                                                    addon: Runtime) -> None:
+    imported = STATISTICS[OUTDOOR]
+    rows = await addon.store.call(StoreDb.hourly, OUTDOOR, imported[0][0], imported[-1][0] + 3600, time.time())
+    assert [(r.hour, r.mean, r.count) for r in rows] == [(hour, mean, 0) for hour, mean in imported]
+    # The hours of the recorded states are built from the states, not from statistics.
+    first_state = (await addon.store.call(StoreDb.readings_between, OUTDOOR, 0, time.time()))[0].ts
+    later = await addon.store.call(StoreDb.hourly, OUTDOOR, first_state // 3600 * 3600, time.time(), time.time())
+    assert later and later[0].count >= 1
 
 
 def _num(reading: Reading) -> str:
