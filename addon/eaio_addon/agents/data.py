@@ -11,7 +11,7 @@ from ..engine.series import HourlySeries
 from ..store import HourlyRow, Store, StoreDb
 from .base import Agent
 from .bus import EventBus
-from .site import SiteData, role_of, to_kw
+from .site import SiteData, by_role, to_kw
 
 HISTORY_DAYS = 28
 
@@ -29,10 +29,7 @@ class DataAgent(Agent):
         start = end - timedelta(days=self.days)
         metas = await self.store.call(StoreDb.entities)
         site = SiteData(now=end)
-        for meta in metas:
-            role = role_of(meta.entity_id, meta.device_class, meta.unit)
-            if role is None or role in site.entities:
-                continue
+        for role, meta in by_role(metas).items():
             rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
                                          now.timestamp())
             if not rows:
@@ -51,13 +48,14 @@ class DataAgent(Agent):
         """The load alone over a longer window (savings verification trains on weeks before a change)."""
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(days=days)
-        for meta in await self.store.call(StoreDb.entities):
-            if role_of(meta.entity_id, meta.device_class, meta.unit) == "load":
-                rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
-                                             now.timestamp())
-                if rows:
-                    return await asyncio.to_thread(_series, rows, start, days * 24, meta.unit, "load")
-        return None
+        meta = by_role(await self.store.call(StoreDb.entities)).get("load")
+        if meta is None:
+            return None
+        rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
+                                     now.timestamp())
+        if not rows:
+            return None
+        return await asyncio.to_thread(_series, rows, start, days * 24, meta.unit, "load")
 
 
 def _series(rows: list[HourlyRow], start: datetime, hours: int, unit: str | None, role: str) -> HourlySeries:

@@ -11,13 +11,27 @@ import numpy as np
 
 from ..engine.series import Forecast, HourlySeries
 from ..options import Options
+from ..store import EntityMeta
 
 ROLES = ("load", "pv", "outdoor", "indoor", "hvac_power", "occupancy", "light", "setpoint")
+
+
+# Temperatures of equipment, not of a room or the outdoors.
+_EQUIPMENT_TEMPERATURE = ("supply", "discharge", "heatsink", "water", "pipe", "flow", "boiler", "tank", "coolant")
+# Energy leaving the building (solar surplus to the grid) is no consumption.
+_EXPORT = ("export", "feed_in", "feedin", "returned", "to_grid")
+# Names that mark the one entity a role should come from when several qualify.
+_MAIN = {
+    "load": ("total", "house", "home", "main", "grid", "building", "consumption", "import", "site"),
+    "indoor": ("zone", "room", "indoor", "living", "bedroom", "office", "kitchen"),
+}
+_PHASES = ("l1", "l2", "l3")  # one phase of a meter is a third of the building
 
 
 def role_of(entity_id: str, device_class: str | None, unit: str | None) -> str | None:
     """The role an entity plays, from its id and metadata (the names Home Assistant users give)."""
     domain, _, name = entity_id.partition(".")
+    words = name.split("_")
     if domain == "light":
         return "light"
     if domain == "binary_sensor" and (device_class in ("occupancy", "motion", "presence")
@@ -27,15 +41,44 @@ def role_of(entity_id: str, device_class: str | None, unit: str | None) -> str |
         return "setpoint"
     temperature = device_class == "temperature" or unit in ("°C", "°F") or "temperature" in name
     if temperature:
+        if any(k in name for k in _EQUIPMENT_TEMPERATURE):
+            return None
         return "outdoor" if "outdoor" in name or "outside" in name else "indoor"
     power = device_class in ("power", "energy") or unit in ("W", "kW", "Wh", "kWh")
     if power:
-        if "pv" in name.split("_") or "solar" in name:
+        if any(k in name for k in _EXPORT):
+            return None
+        if "pv" in words or "solar" in name:
             return "pv"
         if "hvac" in name or "heat_pump" in name:
             return "hvac_power"
         return "load"
     return None
+
+
+def role_rank(entity_id: str, role: str) -> int:
+    """Which of several entities of one role to use: 0 names the main one, 2 a part or a proxy."""
+    words = entity_id.partition(".")[2].split("_")
+    if role == "load" and (words[-1] in _PHASES or (len(words) > 1 and words[-2] == "phase")):
+        return 2
+    if role == "indoor" and "return" in words:  # return air follows the room, late and mixed
+        return 2
+    if any(k in w for w in words for k in _MAIN.get(role, ())):
+        return 0
+    return 1
+
+
+def by_role(metas: list[EntityMeta]) -> dict[str, EntityMeta]:
+    """The entity each role comes from: the best ranked, then the first by id."""
+    chosen: dict[str, tuple[int, str, EntityMeta]] = {}
+    for meta in metas:
+        role = role_of(meta.entity_id, meta.device_class, meta.unit)
+        if role is None:
+            continue
+        key = (role_rank(meta.entity_id, role), meta.entity_id, meta)
+        if role not in chosen or key[:2] < chosen[role][:2]:
+            chosen[role] = key
+    return {role: item[2] for role, item in chosen.items()}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..engine.weather import TEMPERATURE, WeatherConfig, WeatherResult, WeatherS
 from ..store import Store, StoreDb
 from .base import Agent
 from .bus import EventBus
-from .site import Location, role_of
+from .site import Location, by_role
 
 STATION_DAYS = 3
 
@@ -29,12 +29,11 @@ class WeatherAgent(Agent):
     async def _station(self) -> dict[str, Any]:
         now = datetime.now(UTC).timestamp()
         out: dict[str, Any] = {}
-        for meta in await self.store.call(StoreDb.entities):
-            if role_of(meta.entity_id, meta.device_class, meta.unit) == "outdoor":
-                rows = await self.store.call(StoreDb.hourly, meta.entity_id, now - STATION_DAYS * 86400, now, now)
-                out[TEMPERATURE] = [(datetime.fromtimestamp(r.hour + 1800, UTC), r.mean) for r in rows
-                                    if r.mean is not None]
-                break
+        meta = by_role(await self.store.call(StoreDb.entities)).get("outdoor")
+        if meta is not None:
+            rows = await self.store.call(StoreDb.hourly, meta.entity_id, now - STATION_DAYS * 86400, now, now)
+            out[TEMPERATURE] = [(datetime.fromtimestamp(r.hour + 1800, UTC), r.mean) for r in rows
+                                if r.mean is not None]
         return out
 
     async def fetch(self, start: datetime, hours: int, where: Location | None) -> WeatherResult:

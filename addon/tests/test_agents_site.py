@@ -1,0 +1,48 @@
+"""Which entity each role comes from, when a building has several candidates."""
+
+from __future__ import annotations
+
+from eaio_addon.agents.site import by_role, role_of
+from eaio_addon.store import EntityMeta
+
+
+def _meta(entity_id: str, unit: str | None, device_class: str | None = None) -> EntityMeta:
+    return EntityMeta(entity_id, "eaio", "measurement", unit, device_class)
+
+
+def test_a_meter_with_phases_export_and_equipment_temperatures() -> None:
+    meter = "sensor.three_phase_energy_meter_1"
+    hvac = "sensor.hvac_unit_air_handler_2"
+    metas = [
+        _meta(f"{meter}_export_energy", "kWh", "energy"),  # leaves the building: no load
+        _meta(f"{meter}_power_l1", "W", "power"),  # a third of the building
+        _meta(f"{meter}_power_l2", "W", "power"),
+        _meta(f"{meter}_total_power", "W", "power"),
+        _meta(f"{hvac}_electrical_power", "W", "power"),
+        _meta(f"{hvac}_outdoor_air_temperature", "°C", "temperature"),
+        _meta(f"{hvac}_return_air_temperature", "°C", "temperature"),
+        _meta(f"{hvac}_supply_air_temperature", "°C", "temperature"),  # the unit's own air: no room
+        _meta(f"{hvac}_zone_temperature", "°C", "temperature"),
+        _meta("sensor.inverter_pv_power", "W", "power"),
+    ]
+    chosen = {role: meta.entity_id for role, meta in by_role(metas).items()}
+    assert chosen == {
+        "load": f"{meter}_total_power",
+        "hvac_power": f"{hvac}_electrical_power",
+        "outdoor": f"{hvac}_outdoor_air_temperature",
+        "indoor": f"{hvac}_zone_temperature",
+        "pv": "sensor.inverter_pv_power",
+    }
+    assert role_of(f"{meter}_export_energy", "energy", "kWh") is None
+    assert role_of(f"{hvac}_supply_air_temperature", "temperature", "°C") is None
+    # Without a better name, a return-air sensor stands in for the room; one phase for the load.
+    only_proxies = [m for m in metas if m.entity_id.endswith(("return_air_temperature", "power_l2", "power_l1"))]
+    proxies = {role: meta.entity_id for role, meta in by_role(only_proxies).items()}
+    assert proxies == {"indoor": f"{hvac}_return_air_temperature", "load": f"{meter}_power_l1"}
+
+
+def test_names_users_give_rank_first() -> None:
+    metas = [_meta("sensor.fridge_power", "W"), _meta("sensor.house_consumption", "kW"),
+             _meta("sensor.bedroom_temperature", "°C"), _meta("sensor.attic_temperature", "°C")]
+    chosen = {role: meta.entity_id for role, meta in by_role(metas).items()}
+    assert chosen == {"load": "sensor.house_consumption", "indoor": "sensor.bedroom_temperature"}
