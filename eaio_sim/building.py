@@ -7,6 +7,16 @@ import math
 import random
 
 
+def daylight(day: float) -> float:
+    """Share of full sun at ``day`` (the fraction of the day gone): 06:00 to 18:00, highest at noon."""
+    return max(0.0, math.sin(math.pi * (day - 0.25) / 0.5)) if 0.25 < day < 0.75 else 0.0
+
+
+def outdoor_temperature(day: float) -> float:
+    """°C at ``day``: 6 °C before dawn to 22 °C mid-afternoon."""
+    return 14.0 + 8.0 * math.sin(2 * math.pi * (day - 0.375))
+
+
 @dataclass
 class BuildingModel:
     """Values move with time of day; ``static`` freezes them at a fixed instant for tests."""
@@ -37,9 +47,11 @@ class BuildingModel:
         """All point values at time ``t`` (seconds since the simulation started)."""
         if self.static:
             t = 0.0
-        day = (t / 600.0) % 1.0  # one simulated day every ten minutes
-        sun = max(0.0, math.sin(math.pi * (day - 0.25) / 0.5)) if 0.25 < day < 0.75 else 0.0
-        outdoor = 14.0 + 8.0 * math.sin(2 * math.pi * (day - 0.375))
+        return self.at((t / 600.0) % 1.0, advance=not self.static)  # one simulated day every ten minutes
+
+    def at(self, day: float, *, advance: bool = False) -> dict[str, float | int | bool | str]:
+        """All point values at ``day`` (the fraction of the day gone); ``advance`` meters one second."""
+        sun, outdoor = daylight(day), outdoor_temperature(day)
         running = self.switches["unit_enable"]
         zone = 22.5 + 1.5 * math.sin(2 * math.pi * (day - 0.4)) + self._noise(0.05)
         cooling = running and zone > self.setpoints["cooling_setpoint"] - 0.5
@@ -49,7 +61,7 @@ class BuildingModel:
         per_phase = [base / 3 + hvac_power / 3 + d for d in (0.0, 35.0, -20.0)]
         voltages = [230.1 + self._noise(0.3), 229.4 + self._noise(0.3), 231.2 + self._noise(0.3)]
         pv = 4200.0 * sun * self.setpoints["power_limit"] / 100.0 if self.switches["output_enabled"] else 0.0
-        self._energy += 0.0 if self.static else sum(per_phase) / 1000.0 / 3600.0
+        self._energy += sum(per_phase) / 1000.0 / 3600.0 if advance else 0.0
         return {
             # three-phase meter
             "voltage_l1": voltages[0], "voltage_l2": voltages[1], "voltage_l3": voltages[2],

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
@@ -37,6 +38,7 @@ from .demo_addon import (
     run_optimization,
     start_addon,
     summary_sensor,
+    wait_backfill,
 )
 from .hass_process import (
     DOMAIN,
@@ -63,6 +65,7 @@ from .hass_process import (
     wait_until_serving,
     write_config,
 )
+from .history import HISTORY_DAYS, import_history
 from .mqtt_broker import BrokerLogin, add_eaio_mqtt_device, setup_mqtt, start_broker
 from .mqtt_sensors import PASSWORD_ENV
 
@@ -294,6 +297,22 @@ class Demo:
         self.added.append(Added("MQTT", entry_id))
         self._save()
 
+    async def add_history(self, api: HassApi) -> None:
+        """Four weeks of the Modbus devices' past into the recorder, once per config dir (eaio_sim.history)."""
+        if until := self.state.get("history_until"):
+            print(f"\nThe recorder has the building's hourly history up to {until} (written by an earlier run).")
+            return
+        modbus = {added.entry_id for added in self.added if added.kind == "Modbus TCP"}
+        states = [s for entry, group in self.grouped if entry["entry_id"] in modbus for s in group]
+        tz = (await api.call("GET", "/api/config"))["time_zone"]
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        print(f"\nWriting {HISTORY_DAYS} days of the simulated building's hourly history into Home Assistant's "
+              "recorder (long-term statistics, as an installation that has run for weeks has) ...", flush=True)
+        imported = await import_history(api, states, tz, end)
+        self.state["history_until"] = end.isoformat()
+        self._save()
+        print(f"  {len(imported)} sensors, up to {end:%Y-%m-%d %H:%M} UTC", flush=True)
+
     async def add_addon(self, api: HassApi) -> None:
         """The add-on standalone, linked through EAIO's manual add-on path; one optimization run, then
         the recommendation sensors and the assistant's answer. Not linked is an error; no recommendation
@@ -304,6 +323,8 @@ class Demo:
                                                   state)
         self.children.append(child)
         self._save()
+        backfill = await wait_backfill(api, url, api_token)
+        print(f"  history read from the recorder: {backfill.get('entities')} entities", flush=True)
         entry_id = await link_addon(api, url, api_token, state)
         self._save()
         await recommendation_sensors(api, entry_id)  # the link is loaded and its sensors exist
@@ -313,9 +334,6 @@ class Demo:
               f"{run.get('recommendations', 0)} recommendations, missing {missing}", flush=True)
         for step, error in (run.get("errors") or {}).items():
             print(f"  {step}: {error}")
-        if not run.get("recommendations"):
-            print("  (The agents need days of history; a fresh demo has minutes. Rerun the demo with the same "
-                  "config dir later and they have more.)")
         await asyncio.sleep(2)  # the add-on's push reaches the sensors within a second or two
         states = await recommendation_sensors(api, entry_id)
         width = max(len(s["entity_id"]) for s in states)
@@ -356,6 +374,7 @@ class Demo:
         await self.add_mqtt(api)
         self.grouped = await self.entities()
         self.print_summary(self.grouped)
+        await self.add_history(api)
         await self.add_addon(api)
 
     async def entities(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:

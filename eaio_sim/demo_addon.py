@@ -27,12 +27,14 @@ from .hass_process import (
     pick_port,
     spawn,
 )
+from .history import HISTORY_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON_VENV = Path(os.environ.get("EAIO_ADDON_VENV", ROOT / ".venv-addon"))
 QUESTION = "what should I do to save energy?"
 ADDON_START_TIMEOUT = 60.0
 SENSORS_TIMEOUT = 30.0
+BACKFILL_TIMEOUT = 300.0
 
 
 async def _token_accepted(api: HassApi, token: str) -> bool:
@@ -67,8 +69,11 @@ def _prepare(data_dir: Path) -> tuple[Path, Path]:
         raise HassProcessError(f"{python} not found: run the demo with ./scripts/demo (it creates {ADDON_VENV})")
     data_dir.mkdir(parents=True, exist_ok=True)
     options = data_dir / "options.yaml"
-    # One run now, shown by the demo; none on a timer while the demo runs.
-    options.write_text("backfill_days: 1\noptimize_every_minutes: 0\n")
+    # The history the demo wrote into the recorder; one run now, shown by the demo, none on a timer.
+    # A two-rate tariff with an evening peak gives the planners something to shift.
+    options.write_text(f"backfill_days: {HISTORY_DAYS}\noptimize_every_minutes: 0\n"
+                       "tariff:\n  - start: '00:00'\n    price: 0.24\n  - start: '17:00'\n    price: 0.42\n"
+                       "  - start: '21:00'\n    price: 0.24\n")
     return python, options
 
 
@@ -109,6 +114,20 @@ async def start_addon(api: HassApi, data_dir: Path, log: Path, state: dict[str, 
         await asyncio.sleep(0.5)
     raise HassProcessError(f"the EAIO add-on did not connect to Home Assistant within {ADDON_START_TIMEOUT:.0f} s "
                            f"(health: {health})", log)
+
+
+async def wait_backfill(api: HassApi, url: str, api_token: str) -> dict[str, Any]:
+    """The add-on's backfill report once it has read the recorder's history (the history the runs learn from)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BACKFILL_TIMEOUT
+    while True:
+        health = await _health(api.session, url, api_token)
+        backfill: dict[str, Any] = (health or {}).get("backfill") or {}
+        if backfill.get("state") == "done":
+            return backfill
+        if loop.time() > deadline:
+            raise HassProcessError(f"the add-on's backfill did not finish within {BACKFILL_TIMEOUT:.0f} s: {backfill}")
+        await asyncio.sleep(1.0)
 
 
 async def link_addon(api: HassApi, url: str, api_token: str, state: dict[str, Any]) -> str:
