@@ -30,6 +30,7 @@ MAX_HEAT_KW = 6.0
 OFFICE_KW = 0.5  # people and their desks, 08:00 to 18:00 on weekdays
 LEFT_ON_KW = 0.4  # since a week ago: equipment nobody switches off (the agents should find it)
 LEFT_ON_DAYS = 7
+WINTER_K = -6.0  # the past weeks were colder than the live simulation's mild day: heating into the evening
 VOLTAGES = (230.1, 229.4, 231.2)
 
 
@@ -43,8 +44,8 @@ def hourly_rows(model: BuildingModel, end: datetime, tz: str, days: int = HISTOR
     """Per point of the meter and the HVAC unit, the statistics rows of the ``days`` before ``end`` (an
     aware whole hour).
 
-    The outdoor temperature and the sun follow the model's day on the local clock, with a day-to-day
-    swing of the weather. The zone is a first-order thermal mass with solar gain, held at the model's
+    The outdoor temperature and the sun follow the model's day on the local clock, some degrees colder
+    and with a day-to-day swing of the weather. The zone is a first-order thermal mass with solar gain, held at the model's
     heating setpoint by a heat pump (cooling above the cooling setpoint); the meter sees the base
     load, the office hours, the heat pump and, in the last week, equipment left on. Measurements get
     the hour's mean; meters their value at the hour's end and the running sum, ending at the model's
@@ -66,7 +67,7 @@ def hourly_rows(model: BuildingModel, end: datetime, tz: str, days: int = HISTOR
             swing = 0.7 * swing + rng.gauss(0.0, 2.0)
         day = (local.hour + 0.5) / 24.0
         sun = daylight(day)
-        outdoor = outdoor_temperature(day) + swing
+        outdoor = outdoor_temperature(day) + WINTER_K + swing
         free = a * indoor + (1.0 - a) * outdoor + SOLAR_GAIN * sun
         heat_kw = min(MAX_HEAT_KW, max(0.0, (heating - free) / HEAT_PER_KWH))
         cool_kw = min(MAX_HEAT_KW, max(0.0, (free - cooling) / HEAT_PER_KWH))
