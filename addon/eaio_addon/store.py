@@ -231,6 +231,15 @@ class StoreDb:
             out[entity_id] = row[0] if row is not None else None
         return out
 
+    def hour_counts(self, entity_ids: Sequence[str], start: float, end: float) -> dict[str, int]:
+        """How many hours in [start, end) each entity has a rollup for."""
+        out: dict[str, int] = {}
+        for entity_id in entity_ids:
+            key = self._ids.get(entity_id)
+            out[entity_id] = 0 if key is None else self._db.execute(
+                "SELECT count(*) FROM rollups WHERE entity = ? AND hour >= ? AND hour < ?", (key, start, end)).fetchone()[0]
+        return out
+
     def add_statistics(self, entity_id: str, rollups: Sequence[HourRollup]) -> int:
         """Store hours from the recorder's long-term statistics, only before the entity's first rollup.
 

@@ -46,3 +46,16 @@ def test_names_users_give_rank_first() -> None:
              _meta("sensor.bedroom_temperature", "°C"), _meta("sensor.attic_temperature", "°C")]
     chosen = {role: meta.entity_id for role, meta in by_role(metas).items()}
     assert chosen == {"load": "sensor.house_consumption", "indoor": "sensor.bedroom_temperature"}
+
+
+def test_a_sensor_with_little_history_does_not_stand_in_for_one_with_weeks() -> None:
+    new = _meta("sensor.air_handler_outdoor_temperature", "°C", "temperature")  # first by id, added an hour ago
+    old = _meta("sensor.outdoor_temperature", "°C", "temperature")
+    phase = _meta("sensor.meter_power_l1", "W", "power")
+    total = _meta("sensor.meter_total_power", "W", "power")
+    metas = [new, old, phase, total]
+    assert by_role(metas)["outdoor"] == new  # nothing known about the history: first by id
+    chosen = by_role(metas, {new.entity_id: 1, old.entity_id: 672, phase.entity_id: 672, total.entity_id: 400})
+    assert chosen == {"outdoor": old, "load": total}  # the total has more than half the phase's history
+    assert by_role(metas, {phase.entity_id: 672, total.entity_id: 300})["load"] == phase
+    assert by_role(metas, {}) == {}  # no history at all: no role can be played

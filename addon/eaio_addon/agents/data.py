@@ -11,7 +11,7 @@ from ..engine.series import HourlySeries
 from ..store import HourlyRow, Store, StoreDb
 from .base import Agent
 from .bus import EventBus
-from .site import SiteData, by_role, to_kw
+from .site import SiteData, site_entities, to_kw
 
 HISTORY_DAYS = 28
 
@@ -27,9 +27,8 @@ class DataAgent(Agent):
     async def collect(self, now: datetime) -> SiteData:
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(days=self.days)
-        metas = await self.store.call(StoreDb.entities)
         site = SiteData(now=end)
-        for role, meta in by_role(metas).items():
+        for role, meta in (await site_entities(self.store, start.timestamp(), end.timestamp())).items():
             rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
                                          now.timestamp())
             if not rows:
@@ -48,7 +47,7 @@ class DataAgent(Agent):
         """The load alone over a longer window (savings verification trains on weeks before a change)."""
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(days=days)
-        meta = by_role(await self.store.call(StoreDb.entities)).get("load")
+        meta = (await site_entities(self.store, start.timestamp(), end.timestamp())).get("load")
         if meta is None:
             return None
         rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),

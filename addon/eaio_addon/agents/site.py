@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..engine.series import Forecast, HourlySeries
 from ..options import Options
-from ..store import EntityMeta
+from ..store import EntityMeta, Store, StoreDb
 
 ROLES = ("load", "pv", "outdoor", "indoor", "hvac_power", "occupancy", "light", "setpoint")
 
@@ -68,17 +69,32 @@ def role_rank(entity_id: str, role: str) -> int:
     return 1
 
 
-def by_role(metas: list[EntityMeta]) -> dict[str, EntityMeta]:
-    """The entity each role comes from: the best ranked, then the first by id."""
-    chosen: dict[str, tuple[int, str, EntityMeta]] = {}
+def by_role(metas: list[EntityMeta], hours: Mapping[str, int] | None = None) -> dict[str, EntityMeta]:
+    """The entity each role comes from: the best ranked (then the first by id) among the candidates
+    with at least half the history of the longest (``hours``: hourly rows per entity, when known), so a
+    sensor added yesterday does not stand in for one with weeks of history."""
+    candidates: dict[str, list[EntityMeta]] = {}
     for meta in metas:
         role = role_of(meta.entity_id, meta.device_class, meta.unit)
-        if role is None:
+        if role is not None:
+            candidates.setdefault(role, []).append(meta)
+    chosen: dict[str, EntityMeta] = {}
+    for role, group in candidates.items():
+        group.sort(key=lambda m: (role_rank(m.entity_id, role), m.entity_id))
+        if hours is None:
+            chosen[role] = group[0]
             continue
-        key = (role_rank(meta.entity_id, role), meta.entity_id, meta)
-        if role not in chosen or key[:2] < chosen[role][:2]:
-            chosen[role] = key
-    return {role: item[2] for role, item in chosen.items()}
+        longest = max(hours.get(m.entity_id, 0) for m in group)
+        if longest > 0:
+            chosen[role] = next(m for m in group if hours.get(m.entity_id, 0) * 2 >= longest)
+    return chosen
+
+
+async def site_entities(store: Store, start: float, end: float) -> dict[str, EntityMeta]:
+    """``by_role`` over the learned entities with their hourly rows between ``start`` and ``end``."""
+    metas = await store.call(StoreDb.entities)
+    hours = await store.call(StoreDb.hour_counts, [m.entity_id for m in metas], start, end)
+    return by_role(metas, hours)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..engine.weather import TEMPERATURE, WeatherConfig, WeatherResult, WeatherS
 from ..store import Store, StoreDb
 from .base import Agent
 from .bus import EventBus
-from .site import Location, by_role
+from .site import Location, site_entities
 
 STATION_DAYS = 3
 
@@ -29,7 +29,7 @@ class WeatherAgent(Agent):
     async def _station(self) -> dict[str, Any]:
         now = datetime.now(UTC).timestamp()
         out: dict[str, Any] = {}
-        meta = by_role(await self.store.call(StoreDb.entities)).get("outdoor")
+        meta = (await site_entities(self.store, now - STATION_DAYS * 86400, now)).get("outdoor")
         if meta is not None:
             rows = await self.store.call(StoreDb.hourly, meta.entity_id, now - STATION_DAYS * 86400, now, now)
             out[TEMPERATURE] = [(datetime.fromtimestamp(r.hour + 1800, UTC), r.mean) for r in rows
