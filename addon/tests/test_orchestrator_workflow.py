@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -179,3 +180,27 @@ async def test_a_proposal_already_open_in_the_same_form_keeps_its_id(store: Stor
     ids = [r["id"] for r in result.recommendations]
     assert "load-older-run" in ids and "load-always-on" not in ids
     assert len(ids) == len(set(ids)) == 3
+
+
+async def test_the_schedule_runs_again_and_again(store: Store) -> None:
+    sink = Sink()
+    orch = make(store, sink)
+    runs: list[str] = []
+    original = orch.run
+
+    async def counted(trigger: str = "api") -> Any:
+        runs.append(trigger)
+        return await original(trigger)
+
+    orch.run = counted  # type: ignore[method-assign]
+    schedule = asyncio.create_task(orch.schedule(0.02))  # every 1.2 s
+    try:
+        await wait_until(lambda: len(runs) >= 2, 60, "two scheduled runs")
+    finally:
+        schedule.cancel()
+    assert runs[:2] == ["schedule", "schedule"]
+    assert orch.last is not None and orch.last.trigger == "schedule" and orch.last.status == "ok"
+    assert sink.batches, "the scheduled runs pushed nothing"
+    no_schedule = asyncio.create_task(orch.schedule(0))  # 0: never
+    await asyncio.sleep(0)
+    assert no_schedule.done()

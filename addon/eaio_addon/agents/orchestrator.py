@@ -138,7 +138,7 @@ class Orchestrator:
         await asyncio.sleep(wait)
         await self.run(trigger)
 
-    async def schedule(self, every_minutes: int) -> None:
+    async def schedule(self, every_minutes: float) -> None:
         """Run every ``every_minutes`` (0: never); the first run comes one period after the start."""
         if every_minutes <= 0:
             return
