@@ -258,7 +258,7 @@ def build_application(
         network_port.bbmdAcceptFDRegistrations = True
         network_port.bbmdForeignDeviceTable = []
         network_port.bbmdBroadcastDistributionTable = []
-    app = SimApplication.from_object_list([device, network_port])
+    app: SimApplication = SimApplication.from_object_list([device, network_port])
     app._refuse_rpm = refuse_rpm
     app._object_list_by_index = object_list_by_index
     for obj in objects:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 import logging
 import time
@@ -96,7 +96,7 @@ class ModbusBuilding:
         # A table the profile does not use answers "illegal data address" everywhere.
         return simdata or [SimData(0, datatype=SimType.INVALID)]
 
-    def _action(self, device: SimulatedDevice):
+    def _action(self, device: SimulatedDevice) -> Callable[..., Awaitable[None]]:
         by_table: dict[RegisterType, list[Point]] = {}
         for point in device.profile.points:
             by_table.setdefault(point.register_type, []).append(point)
@@ -167,4 +167,4 @@ class ModbusBuilding:
 
     async def stop(self) -> None:
         if self.server is not None:
-            await self.server.shutdown()
+            await self.server.shutdown()  # type: ignore[no-untyped-call]
