@@ -70,6 +70,19 @@ class EntityMeta:
     name: str | None = None
 
 
+class Decision(NamedTuple):
+    """One decision about a recommendation: proposed, applied, dismissed, expired or verified."""
+
+    ts: float
+    rec_id: str
+    kind: str
+    category: str
+    target: str
+    value: str | None
+    saving_kwh: float | None
+    run_id: str | None
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     """One push to Home Assistant: a service call, delivered in order, at least once."""
@@ -323,6 +336,24 @@ class StoreDb:
             # Only forwards: a late, older mark must not make the next start fetch again.
             self._db.execute("UPDATE entities SET covered_until = max(coalesce(covered_until, 0), ?) WHERE id = ?",
                              (until, key))
+
+    # --- agent memory: decisions and their outcomes ----------------------------------------------
+
+    def add_decisions(self, rows: Sequence[Decision]) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT INTO decisions (ts, rec_id, kind, category, target, value, saving_kwh, run_id)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def decisions(self, *, kind: str | None = None, rec_id: str | None = None, category: str | None = None,
+                  target: str | None = None) -> list[Decision]:
+        """The decisions matching every filter given, oldest first."""
+        where = [(column, value) for column, value in (("kind", kind), ("rec_id", rec_id), ("category", category),
+                                                       ("target", target)) if value is not None]
+        sql = "SELECT ts, rec_id, kind, category, target, value, saving_kwh, run_id FROM decisions"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in where)
+        rows = self._db.execute(sql + " ORDER BY id", tuple(value for _, value in where))
+        return [Decision(*row) for row in rows]
 
     # --- outbox and recommendations -------------------------------------------------------------
 

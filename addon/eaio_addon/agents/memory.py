@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import time
 from typing import Any
 
-from ..store import Store, StoreDb
+from ..store import Decision, Store, StoreDb
 
 DISMISS_LIMIT = 2
 SIMILAR = 0.5  # °C, kW or kWh: closer than this is the same proposal to a person
@@ -49,23 +49,6 @@ def form_of(rec: dict[str, Any]) -> Form:
     return Form(str(rec.get("category", "")), str(target), None if value is None else str(value))
 
 
-# The store's own connection, used on the store's thread (Store.call runs these there).
-def _insert(db: StoreDb, rows: list[tuple[Any, ...]]) -> None:
-    con = db._db  # the memory lives in the store database, on its thread
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        con.executemany("INSERT INTO decisions (ts, rec_id, kind, category, target, value, saving_kwh, run_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-def _select(db: StoreDb, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    return list(db._db.execute(sql, params))
-
-
 class AgentMemory:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -82,10 +65,10 @@ class AgentMemory:
         rows = []
         for rec in recs:
             form = form_of(rec)
-            rows.append((now, str(rec.get("id", "")), kind, form.category, form.target, form.value, saving_kwh,
-                         run_id))
+            rows.append(Decision(now, str(rec.get("id", "")), kind, form.category, form.target, form.value,
+                                 saving_kwh, run_id))
         if rows:
-            await self.store.call(_insert, rows)
+            await self.store.call(StoreDb.add_decisions, rows)
 
     async def on_ha_event(self, data: dict[str, Any]) -> str | None:
         """Record an ``eaio_recommendation`` event's outcome; returns the kind recorded (None if not one)."""
@@ -96,11 +79,10 @@ class AgentMemory:
         return None
 
     async def dismissed_forms(self) -> list[tuple[Form, int]]:
-        rows = await self.store.call(
-            _select, "SELECT category, target, value FROM decisions WHERE kind = 'dismissed'", ())
+        rows = await self.store.call(StoreDb.decisions, kind="dismissed")
         counts: list[tuple[Form, int]] = []
-        for category, target, value in rows:
-            form = Form(category, target, value)
+        for row in rows:
+            form = Form(row.category, row.target, row.value)
             for i, (known, n) in enumerate(counts):
                 if known.similar(form):
                     counts[i] = (known, n + 1)
@@ -112,31 +94,28 @@ class AgentMemory:
     async def suppressed(self, rec: dict[str, Any]) -> bool:
         """Whether the user dismissed this form (or a similar one) at least ``DISMISS_LIMIT`` times."""
         form = form_of(rec)
-        rows = await self.store.call(
-            _select, "SELECT value FROM decisions WHERE kind = 'dismissed' AND category = ? AND target = ?",
-            (form.category, form.target))
-        return sum(1 for (value,) in rows if form.similar(Form(form.category, form.target, value))) >= DISMISS_LIMIT
+        rows = await self.store.call(StoreDb.decisions, kind="dismissed", category=form.category, target=form.target)
+        return sum(1 for row in rows if form.similar(Form(form.category, form.target, row.value))) >= DISMISS_LIMIT
 
     async def outcomes(self, rec_id: str) -> dict[str, Any]:
-        rows = await self.store.call(
-            _select, "SELECT kind, ts, saving_kwh FROM decisions WHERE rec_id = ? ORDER BY id", (rec_id,))
+        rows = await self.store.call(StoreDb.decisions, rec_id=rec_id)
         out: dict[str, Any] = {"state": None, "verified_savings_kwh": None}
-        for kind, _ts, saving in rows:
-            if kind == "verified":
-                out["verified_savings_kwh"] = saving
+        for row in rows:
+            if row.kind == "verified":
+                out["verified_savings_kwh"] = row.saving_kwh
             else:
-                out["state"] = {"proposed": "open"}.get(kind, kind)
+                out["state"] = {"proposed": "open"}.get(row.kind, row.kind)
         return out
 
     async def applied(self) -> list[tuple[str, float]]:
         """Recommendations applied (the latest time each), newest last."""
-        rows = await self.store.call(
-            _select, "SELECT rec_id, max(ts) FROM decisions WHERE kind = 'applied' GROUP BY rec_id ORDER BY 2", ())
-        return [(str(rec_id), float(ts)) for rec_id, ts in rows]
+        latest: dict[str, float] = {}
+        for row in await self.store.call(StoreDb.decisions, kind="applied"):
+            latest[row.rec_id] = max(row.ts, latest.get(row.rec_id, row.ts))
+        return sorted(latest.items(), key=lambda item: item[1])
 
     async def verified_total(self) -> dict[str, Any]:
-        rows = await self.store.call(
-            _select, "SELECT rec_id, saving_kwh FROM decisions WHERE kind = 'verified' ORDER BY id", ())
-        latest = {rec_id: saving for rec_id, saving in rows}
+        rows = await self.store.call(StoreDb.decisions, kind="verified")
+        latest = {row.rec_id: row.saving_kwh for row in rows}
         return {"recommendations": len(latest), "kwh": round(sum(v or 0.0 for v in latest.values()), 3),
                 "by_recommendation": latest}
