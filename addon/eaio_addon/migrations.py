@@ -100,6 +100,15 @@ def _v3_agent_memory(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX decisions_by_rec ON decisions (rec_id)")
 
 
+def _v4_issued_forecasts(db: sqlite3.Connection) -> None:
+    # The load forecast as first issued for each hour, so its error is measured out of sample
+    # once the hour's metered load is in.
+    db.execute("""CREATE TABLE forecasts (
+        hour REAL PRIMARY KEY,
+        issued REAL NOT NULL,
+        p50 REAL NOT NULL) WITHOUT ROWID""")
+
+
 def write_rollups(db: sqlite3.Connection, entity: int, rollups: list[HourRollup]) -> None:
     """Insert or replace rollup rows (shared by the migration and the store)."""
     db.executemany(
@@ -115,6 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "hourly rollups, entity metadata and backfill marks, recommendations",
               _v2_rollups_metadata_recommendations),
     Migration(3, "agent memory: decisions and their outcomes", _v3_agent_memory),
+    Migration(4, "the load forecast as issued, for its error", _v4_issued_forecasts),
 )
 LATEST = MIGRATIONS[-1].version
 

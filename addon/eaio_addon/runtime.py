@@ -99,7 +99,7 @@ class Runtime:
         self._session = aiohttp.ClientSession()
         self._link = HaLink(self._session, settings.ha_ws_url, settings.ha_token,
                             backoff_initial=min(1.0, settings.reconnect_cap), backoff_cap=settings.reconnect_cap)
-        self._collector = Collector(self._link, self._store, option_entities=settings.options.entities,
+        self._collector = Collector(self._link, self._store, option_entities=settings.options.learned_entities,
                                     backfill_days=settings.options.backfill_days,
                                     recorder_lag=settings.recorder_lag, registry_debounce=settings.registry_debounce)
         self._collector.attach()
@@ -251,6 +251,7 @@ class Runtime:
             "llm": (self._agents.llm_status(self.settings.options.model) if self._agents is not None
                     else {"available": False, "model": self.settings.options.model}),
             "agents": self._agents.health() if self._agents is not None else None,
+            **(self._agents.reports() if self._agents is not None else {}),
             "problems": problems,
         }
 

@@ -355,6 +355,23 @@ class StoreDb:
         rows = self._db.execute(sql + " ORDER BY id", tuple(value for _, value in where))
         return [Decision(*row) for row in rows]
 
+    # --- issued forecasts -----------------------------------------------------------------------
+
+    def add_forecast(self, issued: float, hours: Sequence[tuple[float, float]], keep_days: float = 90.0) -> int:
+        """Keep the load forecast (hour, kW) for hours not forecast before: the first issue, the longest
+        lead, is the one whose error counts. Returns how many hours were new."""
+        with self._transaction() as db:
+            added = sum(db.execute("INSERT OR IGNORE INTO forecasts (hour, issued, p50) VALUES (?, ?, ?)",
+                                   (hour, issued, p50)).rowcount for hour, p50 in hours)
+            db.execute("DELETE FROM forecasts WHERE hour < ?", (issued - keep_days * 86400.0,))
+        return added
+
+    def issued_forecasts(self, start: float, end: float) -> list[tuple[float, float, float]]:
+        """(hour, issued, kW) of the hours in [start, end) that have a forecast."""
+        rows = self._db.execute("SELECT hour, issued, p50 FROM forecasts WHERE hour >= ? AND hour < ? ORDER BY hour",
+                                (start, end))
+        return [(float(h), float(i), float(p)) for h, i, p in rows]
+
     # --- outbox and recommendations -------------------------------------------------------------
 
     def enqueue(self, domain: str, service: str, data: dict[str, Any], *, return_response: bool = False,

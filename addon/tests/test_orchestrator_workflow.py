@@ -16,10 +16,10 @@ from eaio_addon.agents.plots import plots
 from eaio_addon.agents.site import Location
 from eaio_addon.agents.weather import WeatherAgent
 from eaio_addon.options import parse_options
-from eaio_addon.store import Store
+from eaio_addon.store import Store, StoreDb
 import pytest
 
-from tests.agents_site import LIGHT, LOCATION, SETPOINT, hour_now, open_filled
+from tests.agents_site import LIGHT, LOAD, LOCATION, SETPOINT, hour_now, open_filled
 from tests.helpers import wait_until
 
 TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
@@ -204,3 +204,26 @@ async def test_the_schedule_runs_again_and_again(store: Store) -> None:
     no_schedule = asyncio.create_task(orch.schedule(0))  # 0: never
     await asyncio.sleep(0)
     assert no_schedule.done()
+
+
+async def test_issued_forecasts_are_kept_and_measured_against_the_meter(store: Store) -> None:
+    now = hour_now()
+    start = now - timedelta(days=7)
+    rows = await store.call(StoreDb.hourly, LOAD, start.timestamp(), now.timestamp(), now.timestamp())
+    actual = {r.hour: (r.mean or 0.0) / 1000.0 for r in rows}
+    # Forecasts issued a week ago for the last three days: 0.2 kW too high in every hour.
+    hours = sorted(actual)[-72:]
+    await store.call(StoreDb.add_forecast, start.timestamp(), [(h, actual[h] + 0.2) for h in hours])
+    sink = Sink()
+    orch = make(store, sink)
+    result = await orch.run()
+    assert result.status == "ok", result
+    accuracy = orch.forecast.accuracy
+    assert accuracy is not None and accuracy.hours == 72
+    mean = sum(actual[h] for h in hours) / 72
+    assert accuracy.mae == pytest.approx(0.2) and accuracy.cv_rmse == pytest.approx(0.2 / mean)
+    assert accuracy.nmbe == pytest.approx(-0.2 / mean)  # negative: the forecast was too high
+    # The run's own forecast is kept for the hours ahead, the earlier issue of an hour is not replaced.
+    kept = await store.call(StoreDb.issued_forecasts, now.timestamp(), now.timestamp() + 48 * 3600)
+    assert len(kept) == 48 and {issued for _, issued, _ in kept} == {result.started_at}
+    assert await store.call(StoreDb.add_forecast, 0.0, [(kept[0][0], 99.0)]) == 0

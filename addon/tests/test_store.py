@@ -283,3 +283,26 @@ def test_statistics_rows_that_say_nothing_are_skipped() -> None:
     out = statistics_rollups(rows, "measurement", before=1e12)
     assert [(r.hour, r.mean(1e12)) for r in out] == [(T0, 1.0)]
     assert statistics_rollups(None, "measurement", before=1e12) == []
+
+
+def test_accuracy_of_a_forecast() -> None:
+    import numpy as np
+
+    from eaio_addon.engine.accuracy import forecast_accuracy
+
+    actual = np.array([1.0, 2.0, np.nan, 3.0])
+    forecast = np.array([1.5, 1.5, 9.0, np.nan])
+    result = forecast_accuracy(actual, forecast)
+    assert result is not None and result.hours == 2 and result.mean_actual == 1.5
+    assert result.mae == 0.5 and result.cv_rmse == pytest.approx(0.5 / 1.5) and result.nmbe == 0.0
+    assert forecast_accuracy(np.array([np.nan]), np.array([1.0])) is None
+    assert forecast_accuracy(np.array([0.0]), np.array([1.0])) is None  # no mean to scale by
+
+
+def test_issued_forecasts_keep_the_first_issue_and_age_out(db: StoreDb) -> None:
+    assert db.add_forecast(T0, [(T0 + HOUR_S, 1.0), (T0 + 2 * HOUR_S, 2.0)]) == 2
+    assert db.add_forecast(T0 + HOUR_S, [(T0 + 2 * HOUR_S, 5.0), (T0 + 3 * HOUR_S, 3.0)]) == 1
+    assert db.issued_forecasts(T0, T0 + 10 * HOUR_S) == [
+        (T0 + HOUR_S, T0, 1.0), (T0 + 2 * HOUR_S, T0, 2.0), (T0 + 3 * HOUR_S, T0 + HOUR_S, 3.0)]
+    db.add_forecast(T0 + 91 * 86400, [])
+    assert db.issued_forecasts(0, 1e12) == []

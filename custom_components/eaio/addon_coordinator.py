@@ -50,6 +50,26 @@ STATUS_SPECS = [
         icon="mdi:database-import",
         diagnostic=True,
     ),
+    # How far the add-on's load forecasts (as issued, a day or two ahead) were from the meter over
+    # the last week, and the savings verified against its baseline so far.
+    EntitySpec(
+        key="forecast_error",
+        name="Forecast error (last 7 days)",
+        platform=Platform.SENSOR,
+        unit="%",
+        state_class="measurement",
+        precision=1,
+        icon="mdi:chart-bell-curve",
+    ),
+    EntitySpec(
+        key="verified_savings",
+        name="Verified energy savings",
+        platform=Platform.SENSOR,
+        unit="kWh",
+        state_class="total",
+        precision=1,
+        icon="mdi:check-decagram",
+    ),
 ]
 
 
@@ -100,6 +120,12 @@ class AddonCoordinator(EaioCoordinator):
         values: dict[str, Any] = {"addon_status": str(self.health.get("status", "unknown"))}
         if isinstance(backfill.get("progress"), (int, float)):
             values["backfill_progress"] = float(backfill["progress"])
+        accuracy = self.health.get("forecast_accuracy") or {}
+        if isinstance(accuracy.get("cv_rmse_pct"), (int, float)):
+            values["forecast_error"] = float(accuracy["cv_rmse_pct"])
+        verified = self.health.get("verified_savings") or {}
+        if isinstance(verified.get("kwh"), (int, float)):
+            values["verified_savings"] = float(verified["kwh"])
         return DeviceData(values)
 
     def diagnostics(self) -> dict[str, Any]:

@@ -73,6 +73,10 @@ async def test_link_flow_errors_then_success(hass: HomeAssistant, addon: AddonSt
     ids = entity_ids(hass, entry)
     assert hass.states.get(ids["addon_status"]).state == "ok"  # type: ignore[union-attr]
     assert hass.states.get(ids["backfill_progress"]).state == "42.5"  # type: ignore[union-attr]
+    error = hass.states.get(ids["forecast_error"])
+    assert error is not None and error.state == "23.4" and error.attributes["unit_of_measurement"] == "%"
+    saved = hass.states.get(ids["verified_savings"])
+    assert saved is not None and saved.state == "12.5" and saved.attributes["state_class"] == "total"
 
 
 async def test_discovery_offers_one_click_setup(hass: HomeAssistant, addon: AddonStandIn) -> None:

@@ -112,7 +112,7 @@ class Assistant:
             sources.append(f"recommendation:{top['id']}")
         elif wants_advice:
             lines.append("There is no open recommendation right now.")
-        tomorrow = self._tomorrow_kwh()
+        tomorrow = self.tomorrow_kwh()
         if tomorrow is not None:
             lines.append(f"Forecast for tomorrow: about {tomorrow:.1f} kWh.")
             sources.append("forecast")
@@ -122,7 +122,8 @@ class Assistant:
             sources.append("energy_today")
         return {"answer": " ".join(lines), "sources": sources, "error": "llm_unavailable"}
 
-    def _tomorrow_kwh(self) -> float | None:
+    def tomorrow_kwh(self) -> float | None:
+        """Tomorrow's expected consumption (local day) from the last run's forecast; None when not covered."""
         ctx = self.backend.orchestrator.last_context
         if ctx is None or ctx.forecast is None:
             return None

@@ -4,23 +4,56 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+import logging
 
 import numpy as np
 
+from ..engine.accuracy import ForecastAccuracy, forecast_accuracy
 from ..engine.forecast import LoadForecaster
 from ..engine.pv import PvForecaster
 from ..engine.series import Forecast, HourlySeries
 from ..engine.weather import TEMPERATURE
+from ..store import Store, StoreDb
 from .base import Agent
 from .bus import EventBus
 from .site import Location, SiteData
+
+_LOGGER = logging.getLogger(__name__)
+
+ACCURACY_DAYS = 7
+KEEP_HOURS = 48  # the hours a plan acts on
 
 
 class ForecastAgent(Agent):
     name = "forecast"
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, store: Store | None = None) -> None:
         super().__init__(bus)
+        self.store = store
+        self.accuracy: ForecastAccuracy | None = None  # of the issued forecasts over the last week
+
+    async def track(self, site: SiteData, forecast: Forecast, issued: float) -> None:
+        """Keep this forecast for the hours not forecast before, and measure the kept forecasts of the
+        last week against the metered load: out of sample, as the forecasts were issued. A report
+        only: a failure here is logged and never costs the run."""
+        if self.store is None:
+            return
+        try:
+            hours = [((forecast.start + timedelta(hours=k)).timestamp(), float(v))
+                     for k, v in enumerate(forecast.p50[:KEEP_HOURS]) if np.isfinite(v)]
+            await self.store.call(StoreDb.add_forecast, issued, hours)
+            load = site.series.get("load")
+            if load is None:
+                return
+            start = site.now - timedelta(days=ACCURACY_DAYS)
+            actual = load.window(start, ACCURACY_DAYS * 24).values
+            predicted = np.full(actual.size, np.nan)
+            for hour, _issued, p50 in await self.store.call(StoreDb.issued_forecasts, start.timestamp(),
+                                                             site.now.timestamp()):
+                predicted[round((hour - start.timestamp()) / 3600)] = p50
+            self.accuracy = forecast_accuracy(actual, predicted)
+        except Exception:
+            _LOGGER.exception("Forecast tracking failed; the run goes on without it")
 
     async def load(self, site: SiteData, start: datetime, hours: int, tz: str,
                    weather: dict[str, HourlySeries] | None) -> tuple[Forecast, Forecast]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import logging
@@ -78,7 +79,7 @@ class Orchestrator:
         self.data = data
         self.weather = weather
         self.analysis = AnalysisAgent(bus)
-        self.forecast = ForecastAgent(bus)
+        self.forecast = ForecastAgent(bus, data.store)
         self.hvac = HvacAgent(bus)
         self.lighting = LightingAgent(bus)
         self.load = LoadAgent(bus)
@@ -92,6 +93,7 @@ class Orchestrator:
         self.horizon_h = horizon_h
         self.event_min_interval_s = event_min_interval_s
         self.last: RunResult | None = None
+        self.verified: dict[str, Any] | None = None  # the savings verified so far (memory.verified_total)
         self.last_context: RunContext | None = None
         self._lock = asyncio.Lock()
         self._follow_up: asyncio.Task[Any] | None = None
@@ -195,6 +197,7 @@ class Orchestrator:
                 site, now, self.horizon_h, ctx.tz, ctx.weather), errors)
             if loads is not None:
                 ctx.forecast, ctx.past_forecast = loads
+                await self.forecast.track(site, ctx.forecast, wall)
                 ctx.pv_forecast = await self._step("pv", None, self.forecast.pv(
                     site, now, self.horizon_h, where, ctx.weather), errors)
         else:
@@ -218,6 +221,8 @@ class Orchestrator:
             if recs or replace:
                 submitted = await self._step("submit", None, self._submit(recs, replace, run_id), errors) is not None
         verified = await self._step("savings", self.savings, self.savings.verify(self.data, now, ctx.tz), errors)
+        with contextlib.suppress(Exception):  # a report: the run does not depend on it
+            self.verified = await self.memory.verified_total()
         for rec_id, report in (verified or {}).items():
             ctx.notes.append(f"savings {rec_id}: " + (report if isinstance(report, str) else
                              f"{report.savings_kwh:.1f} ± {report.uncertainty_kwh:.1f} kWh verified"))

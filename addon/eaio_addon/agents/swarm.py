@@ -110,6 +110,19 @@ class AgentSwarm:
                     "duration_s": last.duration_s, "at": last.started_at},
                 "agents": self.orchestrator.health()}
 
+    def reports(self) -> dict[str, Any]:
+        """What Home Assistant shows as sensors and answers from while the add-on is away (``/api/health``):
+        tomorrow's forecast, the error of the forecasts issued over the last week, the verified savings."""
+        ctx = self.orchestrator.last_context
+        tomorrow = self.assistant.tomorrow_kwh()
+        accuracy = self.orchestrator.forecast.accuracy
+        return {
+            "forecast": None if tomorrow is None or ctx is None else {
+                "tomorrow_kwh": round(tomorrow, 2), "issued": f"{ctx.now:%Y-%m-%d %H:%M} UTC"},
+            "forecast_accuracy": None if accuracy is None else accuracy.as_dict(),
+            "verified_savings": self.orchestrator.verified,
+        }
+
     def llm_status(self, model: str) -> dict[str, Any]:
         if self.llm is None:
             return {"available": False, "model": model}
