@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from eaio_addon.agents.swarm import ASSISTANT_TOOLS
 from eaio_addon.options import parse_options
 from eaio_addon.runtime import Runtime, Settings
 from eaio_addon.store import DB_FILE, StoreDb
@@ -199,3 +200,5 @@ async def test_with_the_language_model_it_words_the_recommendations_and_answers(
         assert answer["sources"][0] == f"llm:{MODEL}" and "recommendation:load-always-on" in answer["sources"]
         asked = ollama.chat_requests()[-1]
         assert "Cut always-on load by 0.30 kW" in asked["messages"][0]["content"]  # the engine's facts go in
+        # The model gets the reading tools only, a short list (writes stay with clients that ask for them).
+        assert sorted(t["function"]["name"] for t in asked["tools"]) == sorted(ASSISTANT_TOOLS)

@@ -286,9 +286,8 @@ def test_statistics_rows_that_say_nothing_are_skipped() -> None:
 
 
 def test_accuracy_of_a_forecast() -> None:
-    import numpy as np
-
     from eaio_addon.engine.accuracy import forecast_accuracy
+    import numpy as np
 
     actual = np.array([1.0, 2.0, np.nan, 3.0])
     forecast = np.array([1.5, 1.5, 9.0, np.nan])

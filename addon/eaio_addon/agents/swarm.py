@@ -34,6 +34,17 @@ EVENT_RECOMMENDATION = "eaio_recommendation"
 Spawn = Callable[[str, Coroutine[Any, Any, Any]], None]
 
 
+# What the assistant's model is offered: the reading tools and a fresh run, eleven in all. Small local
+# models pick badly from long tool lists, and a question answered by voice changes nothing on a device:
+# writes, publishes, applying or dismissing a recommendation and bus scans stay with MCP clients that
+# ask for them, and Home Assistant's own assistants apply through EAIO's LLM API, which confirms first.
+ASSISTANT_TOOLS = (
+    "energy_status", "energy_history", "energy_forecast", "energy_list_recommendations", "energy_verified_savings",
+    "energy_run_optimization", "modbus_list_devices", "modbus_read_points", "bacnet_list_devices",
+    "bacnet_read_points", "mqtt_read_retained",
+)
+
+
 class AgentSwarm:
     def __init__(self, store: Store, link: HaLink, options: Options, *, submit: Any, open_recommendations: Any,
                  wake_sender: Callable[[], None], health: Any, llm: Any = None,
@@ -99,7 +110,7 @@ class AgentSwarm:
 
         assert self._mcp_url is not None and self._mcp_token is not None
         async with open_client_session(self._mcp_url(), self._mcp_token()) as session:
-            yield await ToolBridge.from_session(session)
+            yield await ToolBridge.from_session(session, allow=ASSISTANT_TOOLS)
 
     def health(self) -> dict[str, Any]:
         """Each agent's runs and failures, and the last run's outcome (``/api/health``)."""
