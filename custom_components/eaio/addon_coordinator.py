@@ -120,12 +120,13 @@ class AddonCoordinator(EaioCoordinator):
         values: dict[str, Any] = {"addon_status": str(self.health.get("status", "unknown"))}
         if isinstance(backfill.get("progress"), (int, float)):
             values["backfill_progress"] = float(backfill["progress"])
+        # Known only once the add-on has measured them: unknown (not unavailable) until then.
         accuracy = self.health.get("forecast_accuracy") or {}
-        if isinstance(accuracy.get("cv_rmse_pct"), (int, float)):
-            values["forecast_error"] = float(accuracy["cv_rmse_pct"])
+        error = accuracy.get("cv_rmse_pct")
+        values["forecast_error"] = float(error) if isinstance(error, (int, float)) else None
         verified = self.health.get("verified_savings") or {}
-        if isinstance(verified.get("kwh"), (int, float)):
-            values["verified_savings"] = float(verified["kwh"])
+        kwh = verified.get("kwh")
+        values["verified_savings"] = float(kwh) if isinstance(kwh, (int, float)) else None
         return DeviceData(values)
 
     def diagnostics(self) -> dict[str, Any]:

@@ -77,6 +77,11 @@ async def test_link_flow_errors_then_success(hass: HomeAssistant, addon: AddonSt
     assert error is not None and error.state == "23.4" and error.attributes["unit_of_measurement"] == "%"
     saved = hass.states.get(ids["verified_savings"])
     assert saved is not None and saved.state == "12.5" and saved.attributes["state_class"] == "total"
+    # A fresh add-on has measured neither yet: unknown, not unavailable.
+    addon.accuracy = addon.verified = None
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert {hass.states.get(ids[k]).state for k in ("forecast_error", "verified_savings")} == {"unknown"}  # type: ignore[union-attr]
 
 
 async def test_discovery_offers_one_click_setup(hass: HomeAssistant, addon: AddonStandIn) -> None:
