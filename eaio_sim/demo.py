@@ -338,7 +338,7 @@ class Demo:
         states = await recommendation_sensors(api, entry_id)
         width = max(len(s["entity_id"]) for s in states)
         for s in states:
-            unit = s["attributes"].get("unit_of_measurement", "")
+            unit = "" if s["state"] in NO_STATE else s["attributes"].get("unit_of_measurement", "")
             print(f"  {s['entity_id']:<{width}}  {s['state']} {unit}".rstrip())
         summary = summary_sensor(states)
         assert summary is not None
@@ -434,7 +434,7 @@ EAIO demo is running.
             print(f"\n{entry['title']}  ({kind}, entry {entry['entry_id']}, {entry['state']})")
             width = max((len(s["entity_id"]) for s in states), default=0)
             for s in states:
-                unit = s["attributes"].get("unit_of_measurement", "")
+                unit = "" if s["state"] in NO_STATE else s["attributes"].get("unit_of_measurement", "")
                 print(f"  {s['entity_id']:<{width}}  {s['state']} {unit}".rstrip())
         created = dict(self.state.get("entries", {}))
         profile, point, value = WRITE_EXAMPLE
