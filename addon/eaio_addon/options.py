@@ -41,6 +41,15 @@ SCHEMA: dict[str, Any] = {
     "mqtt_username": "str?",
     "mqtt_password": "password?",
     "mqtt_allowed_topics": ["str?"],
+    # A home battery, all optional: without capacity_kwh the site has none (see BATTERY_DEFAULTS).
+    "battery": {
+        "capacity_kwh": "float(0.1,1000)?",
+        "max_power_kw": "float(0.1,1000)?",
+        "round_trip_efficiency": "float(50,100)?",  # percent
+        "min_soc": "int(0,100)?",  # percent of the capacity
+        "max_soc": "int(0,100)?",
+        "soc_entity": f"match({ENTITY_ID})?",  # a sensor with the state of charge in %
+    },
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -56,7 +65,11 @@ DEFAULTS: dict[str, Any] = {
     "optimize_every_minutes": 60,
     "log_level": "info",
     "mcp_port": 8100,
+    "battery": {},
 }
+
+# What a battery's empty fields mean.
+BATTERY_DEFAULTS: dict[str, float] = {"round_trip_efficiency": 90.0, "min_soc": 10, "max_soc": 100}
 
 OptionsError = OptionError
 
@@ -67,6 +80,18 @@ class TariffPeriod:
 
     start_minute: int
     price: float
+
+
+@dataclass(frozen=True)
+class BatteryOptions:
+    """The owner's home battery: energies in kWh, power on the AC side, state of charge in %."""
+
+    capacity_kwh: float
+    max_power_kw: float  # both directions
+    round_trip_efficiency: float  # a fraction, 0.5..1
+    min_soc: float  # % of the capacity the battery keeps
+    max_soc: float  # % it is filled to at most
+    soc_entity: str | None = None  # a sensor with the state of charge in %; without it min_soc is assumed
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,13 @@ class Options:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     mqtt_allowed_topics: tuple[str, ...] = ()  # MQTT filters (+, #) the mqtt_publish tool may publish to
+    battery: BatteryOptions | None = None
+
+    @property
+    def learned_entities(self) -> tuple[str, ...]:
+        """The entities the collector learns from besides EAIO's own: ``entities`` and the battery's sensor."""
+        extra = (self.battery.soc_entity,) if self.battery is not None and self.battery.soc_entity else ()
+        return tuple(dict.fromkeys(self.entities + extra))
 
     def price_at(self, minute_of_day: int) -> float:
         """The tariff's price at a local minute of the day (0..1439)."""
@@ -103,6 +135,8 @@ class Options:
 
 def parse_options(raw: Any) -> Options:
     """Validate raw options (a mapping) and return them typed; OptionError names what is wrong."""
+    if isinstance(raw, dict) and "battery" in raw and raw["battery"] is None:
+        raw = {**raw, "battery": {}}  # "battery:" with nothing under it in a YAML file
     valid = validate(SCHEMA, raw, DEFAULTS)
     periods = [TariffPeriod(_minutes(item["start"]), float(item["price"])) for item in valid["tariff"]]
     if not periods:
@@ -145,6 +179,30 @@ def parse_options(raw: Any) -> Options:
         mqtt_username=valid.get("mqtt_username") or None,
         mqtt_password=valid.get("mqtt_password") or None,
         mqtt_allowed_topics=tuple(dict.fromkeys(valid.get("mqtt_allowed_topics") or [])),
+        battery=_battery(valid.get("battery") or {}),
+    )
+
+
+def _battery(valid: dict[str, Any]) -> BatteryOptions | None:
+    """The battery from its validated fields; None when there is none (no capacity and nothing else)."""
+    if "capacity_kwh" not in valid:
+        if valid:
+            given = ", ".join(sorted(valid))
+            raise OptionError("battery.capacity_kwh", f"missing: a battery needs its capacity (given: {given}); "
+                                                      "leave every battery field empty when there is none")
+        return None
+    if "max_power_kw" not in valid:
+        raise OptionError("battery.max_power_kw", "missing: the most the battery charges or discharges, in kW")
+    fields = {**BATTERY_DEFAULTS, **valid}
+    if fields["min_soc"] >= fields["max_soc"]:
+        raise OptionError("battery.min_soc", f"{fields['min_soc']}% must be below max_soc ({fields['max_soc']}%)")
+    return BatteryOptions(
+        capacity_kwh=float(fields["capacity_kwh"]),
+        max_power_kw=float(fields["max_power_kw"]),
+        round_trip_efficiency=float(fields["round_trip_efficiency"]) / 100.0,
+        min_soc=float(fields["min_soc"]),
+        max_soc=float(fields["max_soc"]),
+        soc_entity=valid.get("soc_entity") or None,
     )
 
 

@@ -85,6 +85,10 @@ def test_translations_name_every_option(config: dict[str, Any]) -> None:
     assert set(translations["configuration"]) == set(config["schema"])
     for key, text in translations["configuration"].items():
         assert text.get("name") and text.get("description"), key
+        if isinstance(config["schema"][key], dict):  # a nested option names each of its fields too
+            assert set(text.get("fields", {})) == set(config["schema"][key]), key
+            for field, inner in text["fields"].items():
+                assert inner.get("name") and inner.get("description"), f"{key}.{field}"
     assert set(translations["network"]) == set(config["ports"])
 
 

@@ -64,6 +64,59 @@ def test_bad_options_name_the_option_and_the_problem(raw: dict[str, object], pat
     assert words in str(info.value)
 
 
+def test_no_battery_by_default() -> None:
+    options = parse_options({})
+    assert options.battery is None
+    assert parse_options({"battery": None}).battery is None  # "battery:" left empty in a YAML file
+    assert options.learned_entities == ()
+
+
+def test_a_battery() -> None:
+    options = parse_options({"entities": ["sensor.grid_energy"],
+                             "battery": {"capacity_kwh": 13.5, "max_power_kw": "5", "soc_entity": "sensor.pw_soc"}})
+    battery = options.battery
+    assert battery is not None
+    assert battery.capacity_kwh == 13.5 and battery.max_power_kw == 5.0
+    # The empty fields take their documented defaults; the efficiency becomes a fraction.
+    assert battery.round_trip_efficiency == pytest.approx(0.90)
+    assert (battery.min_soc, battery.max_soc) == (10.0, 100.0)
+    assert battery.soc_entity == "sensor.pw_soc"
+    assert options.entities == ("sensor.grid_energy",)
+    assert options.learned_entities == ("sensor.grid_energy", "sensor.pw_soc")  # the collector learns the sensor
+    full = parse_options({"entities": ["sensor.pw_soc"], "battery": {
+        "capacity_kwh": 10, "max_power_kw": 3, "round_trip_efficiency": 85, "min_soc": 20, "max_soc": 90,
+        "soc_entity": "sensor.pw_soc"}})
+    assert full.battery is not None and full.battery.round_trip_efficiency == pytest.approx(0.85)
+    assert (full.battery.min_soc, full.battery.max_soc) == (20.0, 90.0)
+    assert full.learned_entities == ("sensor.pw_soc",)  # listed once
+
+
+@pytest.mark.parametrize(("battery", "path", "words"), [
+    ({"capacity_kwh": 0}, "battery.capacity_kwh", "below the minimum 0.1"),
+    ({"capacity_kwh": 5000, "max_power_kw": 5}, "battery.capacity_kwh", "above the maximum 1000"),
+    ({"capacity_kwh": 10}, "battery.max_power_kw", "missing"),
+    ({"max_power_kw": 5, "soc_entity": "sensor.pw_soc"}, "battery.capacity_kwh", "needs its capacity"),
+    ({"capacity_kwh": 10, "max_power_kw": 0}, "battery.max_power_kw", "below the minimum"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "round_trip_efficiency": 0.9}, "battery.round_trip_efficiency",
+     "below the minimum 50"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "round_trip_efficiency": 120}, "battery.round_trip_efficiency",
+     "above the maximum 100"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "min_soc": 101}, "battery.min_soc", "above the maximum 100"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "min_soc": 12.5}, "battery.min_soc", "whole number"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "min_soc": 80, "max_soc": 80}, "battery.min_soc",
+     "must be below max_soc (80%)"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "max_soc": 5}, "battery.min_soc", "must be below max_soc (5%)"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "soc_entity": "Sensor.SOC"}, "battery.soc_entity", "does not match"),
+    ({"capacity_kwh": 10, "max_power_kw": 5, "capacity": 10}, "battery.capacity", "did you mean 'capacity_kwh'"),
+    ("10 kWh", "battery", "expected a mapping"),
+])
+def test_bad_batteries_name_the_field_and_the_problem(battery: object, path: str, words: str) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_options({"battery": battery})
+    assert info.value.path == path
+    assert words in str(info.value)
+
+
 def test_files(tmp_path: Path) -> None:
     (tmp_path / "o.yaml").write_text("comfort_min: 21\nentities:\n  - sensor.a\n")
     assert load_options(tmp_path / "o.yaml").entities == ("sensor.a",)

@@ -168,6 +168,21 @@ async def test_new_eaio_entities_are_learned_and_backfilled(ha: FakeHomeAssistan
     await wait_until(lambda: _has(runtime, new, 3), what="the new entity's live state")
 
 
+async def test_the_battery_sensor_is_learned_like_the_option_entities(ha: FakeHomeAssistant,
+                                                                     runtimes: Callable[..., Any]) -> None:
+    now = time.time()
+    _history(ha, now)  # OTHER is neither EAIO's nor in the option entities: here it is the battery's sensor
+    runtime: Runtime = await runtimes(battery={"capacity_kwh": 10, "max_power_kw": 5, "soc_entity": OTHER})
+    await wait_until(lambda: runtime.collector.backfill.state == "done", what="backfill done")
+    assert OTHER in runtime.collector.learned
+    entities = {e.entity_id: e for e in await runtime.store.call(StoreDb.entities)}
+    assert entities[OTHER].source == "option"
+    assert await _stored(runtime, OTHER)  # its history, for the plan's state of charge
+    ha.set_state(OTHER, "55", time.time())
+    await wait_until(lambda: runtime.collector.live_readings >= 1, what="the sensor's live state")
+    assert (await _stored(runtime, OTHER))[-1][1] == "55"
+
+
 async def _has(runtime: Runtime, entity_id: str, n: int) -> bool:
     return len(await _stored(runtime, entity_id)) >= n
 

@@ -82,7 +82,7 @@ class Orchestrator:
         self.forecast = ForecastAgent(bus, data.store)
         self.hvac = HvacAgent(bus)
         self.lighting = LightingAgent(bus)
-        self.load = LoadAgent(bus)
+        self.load = LoadAgent(bus, data.store)  # reads the battery's state-of-charge sensor
         self.memory = memory
         self.savings = SavingsAgent(bus, memory)
         self.strategy = strategy or StrategyAgent(bus, memory)
