@@ -35,6 +35,7 @@ TARGET_STATES = 50_000  # per request: about 2-3 MB of JSON, parsed in one piece
 RECORDER_LAG = 10.0
 MARK_EVERY = 60.0  # how often live coverage is recorded, bounding what a crash makes fetch again
 WRITE_BATCH = 5000
+STATISTICS_WINDOW = 30 * DAY_S  # hours of long-term statistics per request (x entities in a batch)
 LOG_LONG_BACKFILL = 3600.0  # entity-seconds per entity above which progress is logged in steps
 
 
@@ -435,19 +436,26 @@ class Collector:
                 usable.append(entity_id)
             if not usable:
                 continue
-            result = await self._link.call({
-                "type": "recorder/statistics_during_period",
-                "start_time": _iso(first_full),
-                "end_time": _iso(max(gaps[e] for e in usable)),
-                "statistic_ids": usable,
-                "period": "hour",
-                "types": ["mean", "min", "max", "state", "sum"],
-            })
-            for entity_id in usable:
-                rows = result.get(entity_id) if isinstance(result, dict) else None
-                rollups = statistics_rollups(rows, metas[entity_id].state_class, before=gaps[entity_id])
-                if rollups:
-                    hours += await self._store.call(StoreDb.add_statistics, entity_id, rollups)
+            end = max(gaps[e] for e in usable)
+            # Newest stretch first: each one ends where the stored hours begin. One hour earlier than the
+            # stretch, so a meter's first hour in it has the sum it grew from.
+            while end > first_full:
+                start = max(first_full, end - STATISTICS_WINDOW)
+                result = await self._link.call({
+                    "type": "recorder/statistics_during_period",
+                    "start_time": _iso(start - HOUR_S),
+                    "end_time": _iso(end),
+                    "statistic_ids": usable,
+                    "period": "hour",
+                    "types": ["mean", "min", "max", "state", "sum"],
+                })
+                for entity_id in usable:
+                    rows = result.get(entity_id) if isinstance(result, dict) else None
+                    rollups = [r for r in statistics_rollups(rows, metas[entity_id].state_class,
+                                                             before=min(gaps[entity_id], end)) if r.hour >= start]
+                    if rollups:
+                        hours += await self._store.call(StoreDb.add_statistics, entity_id, rollups)
+                end = start
         if hours:
             _LOGGER.info("Backfill: %d hours from the recorder's long-term statistics, before its oldest states",
                          hours)

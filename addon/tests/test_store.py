@@ -305,3 +305,48 @@ def test_issued_forecasts_keep_the_first_issue_and_age_out(db: StoreDb) -> None:
         (T0 + HOUR_S, T0, 1.0), (T0 + 2 * HOUR_S, T0, 2.0), (T0 + 3 * HOUR_S, T0 + HOUR_S, 3.0)]
     db.add_forecast(T0 + 91 * 86400, [])
     assert db.issued_forecasts(0, 1e12) == []
+
+
+class _StatisticsLink:
+    """Answers the two recorder commands the statistics fill sends, from an hourly meter that grows 1 kWh/h."""
+
+    def __init__(self, first_hour: float, hours: int) -> None:
+        self.first_hour, self.hours = first_hour, hours
+        self.requests: list[dict[str, object]] = []
+
+    async def call(self, message: dict[str, object]) -> object:
+        from datetime import datetime
+
+        self.requests.append(message)
+        if message["type"] == "recorder/get_statistics_metadata":
+            return [{"statistic_id": "sensor.meter", "statistics_unit_of_measurement": "kWh"}]
+        start = datetime.fromisoformat(str(message["start_time"])).timestamp()
+        end = datetime.fromisoformat(str(message["end_time"])).timestamp()
+        rows = [{"start": h * 1000, "state": 100.0 + k, "sum": float(k)}
+                for k in range(self.hours) if start <= (h := self.first_hour + k * HOUR_S) < end]
+        return {"sensor.meter": rows}
+
+
+async def test_statistics_are_read_newest_stretch_first_and_meet_without_a_gap(tmp_path: Path) -> None:
+    from eaio_addon.collector import STATISTICS_WINDOW, Collector
+
+    store = await Store.open(tmp_path)
+    try:
+        await store.call(StoreDb.set_learned, [EntityMeta("sensor.meter", "eaio", "total_increasing", "kWh")])
+        hours = 70 * 24
+        until = T0 + hours * HOUR_S
+        link = _StatisticsLink(T0, hours)
+        collector = Collector(link, store, option_entities=[], backfill_days=70)  # type: ignore[arg-type]
+        await collector._fill_from_statistics(["sensor.meter"], T0 - 0.5, until)
+        rows = await store.call(StoreDb.hourly, "sensor.meter", 0, 1e12, until)
+        assert [r.hour for r in rows] == [T0 + k * HOUR_S for k in range(hours)]
+        # Every hour's energy is there, across the stretches' seams; the first has nothing before it.
+        assert rows[0].delta is None and {r.delta for r in rows[1:]} == {1.0}
+        reads = [m for m in link.requests if m["type"] == "recorder/statistics_during_period"]
+        assert len(reads) == -(-hours * HOUR_S // STATISTICS_WINDOW)  # 70 days in 30-day stretches: 3
+        # Once filled, a second pass asks nothing more of the statistics.
+        link.requests.clear()
+        await collector._fill_from_statistics(["sensor.meter"], T0 - 0.5, until)
+        assert not [m for m in link.requests if m["type"] == "recorder/statistics_during_period"]
+    finally:
+        await store.close()
