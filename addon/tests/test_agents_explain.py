@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from eaio_addon.agents.candidate import Candidate
@@ -38,6 +39,11 @@ async def test_the_template_ranks_by_money_times_confidence_and_cites_the_engine
     assert result.source == "template"
     assert result.descriptions["always-on"].startswith("Cut always-on load by 0.30 kW: saves about 7.20 kWh "
                                                        "and 1.89 a day (confidence 60%).")
+    # A shift in time saves money only: the sentence says so, without "0.00 kWh".
+    shift = dataclasses.replace(candidates()[1], key="battery", title="Charge the battery 01:00-05:00",
+                                kwh_per_day=0.0)
+    text = (await TemplateExplainer().explain([shift])).descriptions["battery"]
+    assert text.startswith("Charge the battery 01:00-05:00: saves about 1.89 a day (confidence 60%).")
 
 
 async def test_the_llm_ranking_and_wording_are_used_when_its_numbers_are_the_engines() -> None:

@@ -37,8 +37,10 @@ def score_order(candidates: list[Candidate]) -> list[str]:
 
 
 def template_text(c: Candidate) -> str:
-    parts = [f"{c.title}: saves about {c.kwh_per_day:.2f} kWh and {c.money_per_day:.2f} a day "
-             f"(confidence {c.confidence:.0%})."]
+    # A shift in time (a battery, pre-heating) saves money, not energy: no "0.00 kWh" then.
+    saving = (f"{c.kwh_per_day:.2f} kWh and {c.money_per_day:.2f}" if round(c.kwh_per_day, 2) > 0
+              else f"{c.money_per_day:.2f}")
+    parts = [f"{c.title}: saves about {saving} a day (confidence {c.confidence:.0%})."]
     parts += [r.rstrip(".") + "." for r in c.reasons[:3]]
     return " ".join(parts)
 
