@@ -249,17 +249,38 @@ def test_with_the_engines_load_forecaster() -> None:
         return LoadForecaster(tz=TZ, max_iter=60)  # a small model keeps the test quick
 
     unchanged = verify_savings(load, applied, factory)
-    assert not unchanged.significant
     reduced = verify_savings(HourlySeries(load.start, values), applied, factory)
     truth_kwh = 0.2 * unchanged.metered_kwh
     # The baseline saw the same pre-change data in both runs, so the two reports differ by
     # exactly the injected reduction: nothing after the change leaked into the baseline.
     assert reduced.baseline_kwh == pytest.approx(unchanged.baseline_kwh, rel=1e-12)
     assert reduced.savings_kwh - unchanged.savings_kwh == pytest.approx(truth_kwh, rel=1e-9)
-    # The daily level persists (AR(1)), so a reporting week can sit above or below what
-    # history predicts; with this seed it is about 8 % above, which no baseline trained on
-    # earlier weeks can know. The report must hold the truth inside its stated band, not
-    # hit it to a fixed tolerance narrower than that band.
     assert reduced.significant and reduced.savings_kwh > 0
-    assert reduced.lower_kwh <= truth_kwh <= reduced.upper_kwh
     assert reduced.baseline_method == "gradient_boosting"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("eaio_addon.engine.forecast") is None,
+                    reason="engine.forecast not written yet")  # fmt: skip
+def test_the_band_holds_the_truth_in_most_weeks() -> None:
+    """The daily level persists (AR(1)), so a reporting week can sit above or below what history
+    predicts, which no baseline trained on earlier weeks can know: a 90 % band misses the true
+    saving in about one week in ten. One seed cannot show that; eight can bound it (three or more
+    misses in eight happen 4 % of the time at a 10 % rate), for unchanged weeks and for a 20 % cut."""
+    from eaio_addon.engine.forecast import LoadForecaster
+
+    def factory() -> LoadForecaster:
+        return LoadForecaster(tz=TZ, max_iter=60)
+
+    applied = START + 49 * 24 * HOUR
+    false_savings, missed_cuts = [], []
+    for seed in range(8):
+        load = _household(56, seed)
+        unchanged = verify_savings(load, applied, factory)
+        false_savings.append(unchanged.significant)
+        values = load.values.copy()
+        values[load.index_of(applied):] *= 0.8
+        reduced = verify_savings(HourlySeries(load.start, values), applied, factory)
+        truth = 0.2 * unchanged.metered_kwh
+        missed_cuts.append(not reduced.lower_kwh <= truth <= reduced.upper_kwh)
+    assert sum(false_savings) <= 2, false_savings
+    assert sum(missed_cuts) <= 2, missed_cuts

@@ -1,7 +1,10 @@
 """Day-ahead and intra-day hourly load forecasts with a calibrated band.
 
 Model. Gradient-boosted trees (squared error) on the local calendar, lags of the load and,
-when given, weather for the forecast hours. The central forecast is the conditional *mean*
+when given, weather for the forecast hours, averaged with a ridge regression on the same
+inputs (the local hour one-hot, alone and on off days, in place of the raw calendar). The
+two err differently: the trees find interactions, the linear model extrapolates smoothly and
+is less thrown by the noise. The central forecast is the conditional *mean*
 (stored in ``Forecast.p50``): energy totals, bills and savings need an unbiased forecast,
 and household load is skewed enough that a true median would under-forecast them.
 
@@ -20,9 +23,10 @@ on data at or after the issue time is never used (``predict`` retrains on the da
 
 Band and size. The last weeks of history are held out: a model trained on the data before
 them forecasts them, which picks the number of boosting rounds (the fewest within 0.5 % of
-the best error: household load is mostly noise, and more rounds fit the noise) and gives
-the band, as the forecast errors' quantiles within three bands of forecast level. The final
-model is trained on everything with that many rounds. The band is therefore measured out of
+the best error: household load is mostly noise, and more rounds fit the noise), the ridge
+model's weight in the average (the tenth from 0 to 1 with the least squared error) and gives
+the band, as the blended forecast's errors' quantiles within three bands of forecast level.
+The final models are trained on everything with that many rounds and that weight. The band is therefore measured out of
 sample on recent data rather than assumed. With too little history, a seasonal-naive
 forecast (same hour last week) takes over, with a band from its own past errors.
 """
@@ -38,9 +42,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .calendar import IntArray, calendar_features, zone
+from .calendar import FEATURE_NAMES, IntArray, calendar_features, zone
 from .series import HOUR, FloatArray, Forecast, HourlySeries, _utc_hour
 
 DAY = 24
@@ -51,8 +59,10 @@ LEVEL_BINS = 3  # band quantiles per third of forecast level: low hours vary les
 MIN_BIN_ERRORS = 30  # fewer errors than this in a level bin cannot place its P10 and P90
 MIN_TRAINING_HOURS = 2 * DAY  # below this a model is no better than repeating last week
 STOP_TOLERANCE = 1.005  # fewest rounds whose held-out error is within 0.5 % of the best
-SEARCH_PERIODS = 4
-WEEK_LEVEL, LONG_PROFILE = 5, 6  # columns of lag_features  # how many periods back the seasonal-naive forecast looks past a gap
+SEARCH_PERIODS = 4  # how many periods back the seasonal-naive forecast looks past a gap
+RIDGE_ALPHAS = np.logspace(-1, 4, 11)  # ridge penalty chosen among these by leave-one-out error
+BLEND_WEIGHTS = np.linspace(0.0, 1.0, 11)  # ridge weight in the average, chosen on held-out weeks
+WEEK_LEVEL, LONG_PROFILE = 5, 6  # columns of lag_features
 
 GRADIENT_BOOSTING = "gradient_boosting"
 SEASONAL_NAIVE = "seasonal_naive"
@@ -85,11 +95,43 @@ class ModelOptions:
     seed: int = 0
 
 
+def _linear_inputs(x: FloatArray) -> FloatArray:
+    """The ridge model's inputs from the model inputs: local hour one-hot, the same on off
+    days only, then every column after the calendar (missing values are imputed later)."""
+    calendar = len(FEATURE_NAMES)
+    hour = np.clip(x[:, FEATURE_NAMES.index("hour")].astype(np.int64), 0, DAY - 1)
+    one_hot = np.eye(DAY)[hour]
+    off = x[:, FEATURE_NAMES.index("off_day"), None]
+    return np.column_stack([one_hot, one_hot * off, x[:, calendar:]])
+
+
+def _ridge() -> Pipeline:
+    # Standardised, so the penalty means the same whatever the home's scale of load.
+    return make_pipeline(
+        SimpleImputer(keep_empty_features=True), StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)
+    )
+
+
+@dataclass(frozen=True)
+class _Blend:
+    """Boosted trees and a ridge regression on the same inputs, averaged with a weight."""
+
+    boosted: HistGradientBoostingRegressor
+    ridge: Pipeline
+    ridge_weight: float
+
+    def predict(self, x: FloatArray) -> FloatArray:
+        out = self.boosted.predict(x)
+        if self.ridge_weight > 0.0:
+            out = (1.0 - self.ridge_weight) * out + self.ridge_weight * self.ridge.predict(_linear_inputs(x))
+        return np.asarray(out, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class _BlockModel:
     """A trained model for one lag block and one set of weather inputs."""
 
-    regressor: HistGradientBoostingRegressor
+    regressor: _Blend
     level_edges: FloatArray  # forecast levels splitting the band into LEVEL_BINS
     lower: FloatArray  # error quantile added to the forecast, per level bin
     upper: FloatArray
@@ -520,17 +562,23 @@ class LoadForecaster:
         span = int(hours.max() - hours.min()) + 1
         split = int(hours.max()) + 1 - min(self.options.calibration_days * DAY, span // 3)
         fit_rows, cal_rows = usable[hours < split], usable[hours >= split]
+        linear = _linear_inputs(x)
         # One thread: these models are small, and threads fighting over a shared host's
         # cores cost far more than they save.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with threadpool_limits(limits=1):
             early = self._regressor(self.options.max_iter).fit(x[fit_rows], goal[fit_rows])
             stages = list(early.staged_predict(x[cal_rows]))
             errors = np.array([np.mean((goal[cal_rows] - p) ** 2) for p in stages])
             rounds = int(np.flatnonzero(errors <= errors.min() * STOP_TOLERANCE)[0]) + 1
             final = self._regressor(rounds).fit(x[usable], goal[usable])
-        predicted = stages[rounds - 1]
+            held_out = _ridge().fit(linear[fit_rows], goal[fit_rows]).predict(linear[cal_rows])
+            ridge = _ridge().fit(linear[usable], goal[usable])
+        boosted = stages[rounds - 1]
+        blends = [(1.0 - w) * boosted + w * held_out for w in BLEND_WEIGHTS]
+        best = int(np.argmin([np.mean((goal[cal_rows] - b) ** 2) for b in blends]))
+        weight, predicted = float(BLEND_WEIGHTS[best]), blends[best]
         edges, lower, upper = self._band(level[cal_rows] + predicted, goal[cal_rows] - predicted)
-        return _BlockModel(final, edges, lower, upper, cutoff)
+        return _BlockModel(_Blend(final, ridge, weight), edges, lower, upper, cutoff)
 
     def _band(self, predicted: FloatArray, errors: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Error quantiles within each third of forecast level.
@@ -571,7 +619,7 @@ class LoadForecaster:
             x, level = self._inputs(load, history.start, target, np.full(target.size, n), block, forecast_weather)
             if np.isnan(level).any():  # no load in the past four weeks: the history's mean level
                 level = np.where(np.isnan(level), float(np.nanmean(history.values)), level)
-            with threadpool_limits(limits=1, user_api="openmp"):
+            with threadpool_limits(limits=1):
                 center = level + model.regressor.predict(x)
             which = np.searchsorted(model.level_edges, center)
             p50[lo:hi] = center
