@@ -166,6 +166,28 @@ def summed(per_home: Sequence[Sequence[Forecast]]) -> list[Forecast]:
     return out
 
 
+def noise_floor(total: HourlySeries, summed_forecasts: Sequence[Forecast]) -> list[tuple[str, float]]:
+    """CV(RMSE) of two oracles that see the scored days themselves, which no forecaster can: how much
+    of the aggregate's error is the hours' shape within a day, left even when the day's total is known.
+
+    1. The sum of the home forecasts, each day moved to that day's true mean.
+    2. Each day's true mean plus the same-hour profile (departure from each day's mean) of the 14 days
+       either side, not the day itself.
+    """
+    y = np.concatenate([total.window(f.start, len(f)).values for f in summed_forecasts])
+    shifted, profile = [], []
+    days = [(f.start, len(f)) for f in summed_forecasts]
+    actual = [total.window(start, hours).values for start, hours in days]
+    for i, ((start, hours), f, a) in enumerate(zip(days, summed_forecasts, actual, strict=True)):
+        shifted.append(f.p50 - np.nanmean(f.p50) + np.nanmean(a))
+        near = [actual[j] for j in range(max(0, i - 14), min(len(days), i + 15)) if j != i]
+        clock = np.array([(start + k * HOUR).astimezone(zone(TZ)).hour for k in range(hours)])
+        same_hour = np.array([np.nanmean([n[min(h, len(n) - 1)] - np.nanmean(n) for n in near]) for h in clock])
+        profile.append(np.nanmean(a) + same_hour)
+    return [("sum of home forecasts, each day moved to its true mean", score(y, np.concatenate(shifted)).cv),
+            ("true daily mean + same-hour profile of the 28 days around it", score(y, np.concatenate(profile)).cv)]
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
@@ -232,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     print()
     print("All targets met" if ok else "Some targets missed")
+    print()
+    print("Noise floor of the aggregate (oracles that see the scored day; no day-ahead forecaster can):")
+    for label, cv in noise_floor(total, summed(results[: len(BUILDINGS)])):
+        print(f"  {label}: CV(RMSE) {_pct(cv)}")
     return 0 if ok else EXIT_TARGET_MISSED
 
 
