@@ -7,12 +7,20 @@ left on in hours when the room is empty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 import math
 from pathlib import Path
+from typing import Any
 
+from eaio_addon.agents.bus import EventBus
+from eaio_addon.agents.data import DataAgent
+from eaio_addon.agents.memory import AgentMemory
+from eaio_addon.agents.orchestrator import Orchestrator
 from eaio_addon.agents.site import Location
+from eaio_addon.agents.weather import WeatherAgent
 from eaio_addon.engine.pv import clear_sky_ghi
+from eaio_addon.options import parse_options
 from eaio_addon.store import EntityMeta, Store, StoreDb, reading
 
 LOAD = "sensor.house_power"
@@ -77,3 +85,35 @@ async def open_filled(path: Path, end: datetime, days: int = DAYS, last_week_kw:
     store = await Store.open(path)
     await store.call(fill, end, days, last_week_kw, last_hours_kw)
     return store
+
+
+# Two rates with an evening peak: what the orchestrator tests plan against.
+TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
+
+
+class Sink:
+    """Where recommendations go: the runtime's ``submit_recommendations`` in the add-on."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[dict[str, Any]], bool]] = []
+        self.open: list[dict[str, Any]] = []
+
+    async def submit(self, recs: Sequence[dict[str, Any]], replace: bool) -> None:
+        self.batches.append((list(recs), replace))
+        self.open = list(recs) if replace else self.open + list(recs)
+
+    async def open_recs(self) -> list[dict[str, Any]]:
+        return list(self.open)
+
+
+def make_orchestrator(store: Store, sink: Sink, options: dict[str, Any] | None = None, **kwargs: Any) -> Orchestrator:
+    """An orchestrator on the building in ``store`` under ``TARIFF`` (``options`` add to or replace its options)."""
+    bus = EventBus()
+
+    async def locate() -> Location:
+        return LOCATION
+
+    parsed = parse_options({"tariff": TARIFF, "comfort_min": 22.0, "comfort_max": 25.0, **(options or {})})
+    return Orchestrator(bus, parsed, data=DataAgent(bus, store), weather=WeatherAgent(bus, store),
+                        memory=AgentMemory(store), submit=sink.submit, open_recommendations=sink.open_recs,
+                        locate=locate, **kwargs)

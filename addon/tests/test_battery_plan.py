@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from eaio_addon.agents.bus import EventBus
-from eaio_addon.agents.data import DataAgent
 from eaio_addon.agents.load import LoadAgent, battery_spec
-from eaio_addon.agents.memory import AgentMemory
 from eaio_addon.agents.orchestrator import Orchestrator
-from eaio_addon.agents.site import Location, RunContext
-from eaio_addon.agents.weather import WeatherAgent
+from eaio_addon.agents.site import RunContext
 from eaio_addon.engine.optimize import Plan
 from eaio_addon.options import parse_options
 from eaio_addon.store import EntityMeta, Store, StoreDb, reading
 import pytest
 
-from tests.agents_site import LOCATION, METAS, hour_now, open_filled
+from tests.agents_site import METAS, TARIFF, Sink, hour_now, make_orchestrator, open_filled
 
-TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
 SOC = "sensor.home_battery_soc"
 BATTERY = {"capacity_kwh": 10, "max_power_kw": 3, "round_trip_efficiency": 90, "min_soc": 10, "max_soc": 100}
 
@@ -33,27 +29,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.open: list[dict[str, Any]] = []
-
-    async def submit(self, recs: Sequence[dict[str, Any]], replace: bool) -> None:
-        self.open = list(recs) if replace else self.open + list(recs)
-
-    async def open_recs(self) -> list[dict[str, Any]]:
-        return list(self.open)
-
-
 def make(store: Store, **options: Any) -> Orchestrator:
-    bus = EventBus()
-
-    async def locate() -> Location:
-        return LOCATION
-
-    sink = Sink()
-    return Orchestrator(bus, parse_options({"tariff": TARIFF, "comfort_min": 22.0, "comfort_max": 25.0, **options}),
-                        data=DataAgent(bus, store), weather=WeatherAgent(bus, store), memory=AgentMemory(store),
-                        submit=sink.submit, open_recommendations=sink.open_recs, locate=locate)
+    return make_orchestrator(store, Sink(), options)
 
 
 def _hours(span: str) -> set[int]:

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from eaio_addon.agents.bus import Event, EventBus
-from eaio_addon.agents.data import DataAgent
-from eaio_addon.agents.memory import AgentMemory
+from eaio_addon.agents.bus import Event
 from eaio_addon.agents.orchestrator import Orchestrator
 from eaio_addon.agents.plots import plots
-from eaio_addon.agents.site import Location
-from eaio_addon.agents.weather import WeatherAgent
 from eaio_addon.options import parse_options
 from eaio_addon.store import Store, StoreDb
 import pytest
 
-from tests.agents_site import LIGHT, LOAD, LOCATION, SETPOINT, hour_now, open_filled
+from tests.agents_site import LIGHT, LOAD, SETPOINT, Sink, hour_now, make_orchestrator, open_filled
 from tests.helpers import wait_until
 
-TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
 MEAN_PRICE = (19 * 0.20 + 5 * 0.50) / 24
 
 
@@ -33,31 +28,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
-class Sink:
-    """Where recommendations go: the runtime's ``submit_recommendations`` in the add-on."""
-
-    def __init__(self) -> None:
-        self.batches: list[tuple[list[dict[str, Any]], bool]] = []
-        self.open: list[dict[str, Any]] = []
-
-    async def submit(self, recs: Sequence[dict[str, Any]], replace: bool) -> None:
-        self.batches.append((list(recs), replace))
-        self.open = list(recs) if replace else self.open + list(recs)
-
-    async def open_recs(self) -> list[dict[str, Any]]:
-        return list(self.open)
-
-
 def make(store: Store, sink: Sink, **kwargs: Any) -> Orchestrator:
-    bus = EventBus()
-
-    async def locate() -> Location:
-        return LOCATION
-
-    options = parse_options({"tariff": TARIFF, "comfort_min": 22.0, "comfort_max": 25.0})
-    return Orchestrator(bus, options, data=DataAgent(bus, store), weather=WeatherAgent(bus, store),
-                        memory=AgentMemory(store), submit=sink.submit, open_recommendations=sink.open_recs,
-                        locate=locate, **kwargs)
+    return make_orchestrator(store, sink, **kwargs)
 
 
 async def test_a_run_produces_recommendations_from_the_engine(store: Store) -> None:
