@@ -9,7 +9,8 @@ file is refused with the option's name and the problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 import json
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ SCHEMA: dict[str, Any] = {
         "max_soc": "int(0,100)?",
         "soc_entity": f"match({ENTITY_ID})?",  # a sensor with the state of charge in %
     },
+    # Which entity plays a role, where the names EAIO reads roles from choose wrongly (all optional).
+    "roles": {role: f"match({ENTITY_ID})?" for role in ("load", "pv", "outdoor", "indoor", "hvac_power",
+                                                         "occupancy", "light", "setpoint")},
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -66,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "log_level": "info",
     "mcp_port": 8100,
     "battery": {},
+    "roles": {},
 }
 
 # What a battery's empty fields mean.
@@ -117,12 +122,14 @@ class Options:
     mqtt_password: str | None = None
     mqtt_allowed_topics: tuple[str, ...] = ()  # MQTT filters (+, #) the mqtt_publish tool may publish to
     battery: BatteryOptions | None = None
+    roles: Mapping[str, str] = field(default_factory=dict, hash=False)  # role -> the entity the owner chose
 
     @property
     def learned_entities(self) -> tuple[str, ...]:
-        """The entities the collector learns from besides EAIO's own: ``entities`` and the battery's sensor."""
+        """The entities the collector learns from besides EAIO's own: ``entities``, the battery's sensor and
+        the entities chosen for roles."""
         extra = (self.battery.soc_entity,) if self.battery is not None and self.battery.soc_entity else ()
-        return tuple(dict.fromkeys(self.entities + extra))
+        return tuple(dict.fromkeys(self.entities + extra + tuple(self.roles.values())))
 
     def price_at(self, minute_of_day: int) -> float:
         """The tariff's price at a local minute of the day (0..1439)."""
@@ -135,8 +142,9 @@ class Options:
 
 def parse_options(raw: Any) -> Options:
     """Validate raw options (a mapping) and return them typed; OptionError names what is wrong."""
-    if isinstance(raw, dict) and "battery" in raw and raw["battery"] is None:
-        raw = {**raw, "battery": {}}  # "battery:" with nothing under it in a YAML file
+    for section in ("battery", "roles"):
+        if isinstance(raw, dict) and section in raw and raw[section] is None:
+            raw = {**raw, section: {}}  # "battery:" with nothing under it in a YAML file
     valid = validate(SCHEMA, raw, DEFAULTS)
     periods = [TariffPeriod(_minutes(item["start"]), float(item["price"])) for item in valid["tariff"]]
     if not periods:
@@ -180,6 +188,7 @@ def parse_options(raw: Any) -> Options:
         mqtt_password=valid.get("mqtt_password") or None,
         mqtt_allowed_topics=tuple(dict.fromkeys(valid.get("mqtt_allowed_topics") or [])),
         battery=_battery(valid.get("battery") or {}),
+        roles={role: entity for role, entity in (valid.get("roles") or {}).items() if entity},
     )
 
 

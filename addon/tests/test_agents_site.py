@@ -59,3 +59,16 @@ def test_a_sensor_with_little_history_does_not_stand_in_for_one_with_weeks() -> 
     assert chosen == {"outdoor": old, "load": total}  # the total has more than half the phase's history
     assert by_role(metas, {phase.entity_id: 672, total.entity_id: 300})["load"] == phase
     assert by_role(metas, {}) == {}  # no history at all: no role can be played
+
+
+def test_the_owners_choice_wins_and_is_not_used_twice() -> None:
+    phase = _meta("sensor.meter_power_l1", "W", "power")
+    total = _meta("sensor.meter_total_power", "W", "power")
+    zone = _meta("sensor.zone_temperature", "°C", "temperature")
+    hours = {phase.entity_id: 672, total.entity_id: 672, zone.entity_id: 672}
+    # The owner's meter for the load is one phase here (a single-phase home): it is used although its
+    # name ranks below the total, which then plays no other role.
+    chosen = by_role([phase, total, zone], hours, {"load": phase.entity_id, "outdoor": zone.entity_id})
+    assert chosen == {"load": phase, "outdoor": zone}
+    # A choice Home Assistant does not have (not learned): the names decide, as without a choice.
+    assert by_role([phase, total], hours, {"load": "sensor.gone"})["load"] == total

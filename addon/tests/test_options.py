@@ -179,3 +179,15 @@ def test_malformed_options_stop_the_process_with_a_message(tmp_path: Path) -> No
     assert proc.returncode == EXIT_CONFIG
     assert "option 'comfort_min'" in proc.stderr and "above the maximum 35" in proc.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was written
+
+
+def test_roles_are_optional_entity_ids_and_are_learned() -> None:
+    options = parse_options({"entities": ["sensor.outdoor"], "roles": {"load": "sensor.grid_import_power",
+                                                                       "outdoor": "sensor.outdoor"}})
+    assert dict(options.roles) == {"load": "sensor.grid_import_power", "outdoor": "sensor.outdoor"}
+    assert options.learned_entities == ("sensor.outdoor", "sensor.grid_import_power")
+    assert parse_options({"roles": None}).roles == {}
+    with pytest.raises(OptionError, match=r"roles\.lod.*did you mean 'load'"):
+        parse_options({"roles": {"lod": "sensor.x"}})
+    with pytest.raises(OptionError, match=r"roles\.indoor"):
+        parse_options({"roles": {"indoor": "Living room"}})

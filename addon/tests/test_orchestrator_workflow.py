@@ -15,7 +15,17 @@ from eaio_addon.options import parse_options
 from eaio_addon.store import Store, StoreDb
 import pytest
 
-from tests.agents_site import LIGHT, LOAD, SETPOINT, Sink, hour_now, make_orchestrator, open_filled
+from tests.agents_site import (
+    LIGHT,
+    LOAD,
+    OUTDOOR,
+    SETPOINT,
+    TARIFF,
+    Sink,
+    hour_now,
+    make_orchestrator,
+    open_filled,
+)
 from tests.helpers import wait_until
 
 MEAN_PRICE = (19 * 0.20 + 5 * 0.50) / 24
@@ -199,3 +209,14 @@ async def test_issued_forecasts_are_kept_and_measured_against_the_meter(store: S
     kept = await store.call(StoreDb.issued_forecasts, now.timestamp(), now.timestamp() + 48 * 3600)
     assert len(kept) == 48 and {issued for _, issued, _ in kept} == {result.started_at}
     assert await store.call(StoreDb.add_forecast, 0.0, [(kept[0][0], 99.0)]) == 0
+
+
+async def test_the_roles_option_picks_the_entity_of_a_role(store: Store) -> None:
+    orch = make_orchestrator(store, Sink(), {"roles": {"indoor": OUTDOOR}})  # e.g. a sensor with an odd name
+    await orch.run("test")
+    assert orch.last_context is not None and orch.last_context.site is not None
+    entities = orch.last_context.site.entities
+    assert entities["indoor"] == OUTDOOR and "outdoor" not in entities  # not used for two roles
+    await orch.set_options(parse_options({"tariff": TARIFF}))
+    await orch.run("test")
+    assert orch.last_context.site.entities["outdoor"] == OUTDOOR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -23,12 +24,13 @@ class DataAgent(Agent):
         super().__init__(bus)
         self.store = store
         self.days = days
+        self.roles: Mapping[str, str] = {}  # the owner's choices (the ``roles`` option), set by the orchestrator
 
     async def collect(self, now: datetime) -> SiteData:
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(days=self.days)
         site = SiteData(now=end)
-        for role, meta in (await site_entities(self.store, start.timestamp(), end.timestamp())).items():
+        for role, meta in (await site_entities(self.store, start.timestamp(), end.timestamp(), self.roles)).items():
             rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),
                                          now.timestamp())
             if not rows:
@@ -47,7 +49,7 @@ class DataAgent(Agent):
         """The load alone over a longer window (savings verification trains on weeks before a change)."""
         end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         start = end - timedelta(days=days)
-        meta = (await site_entities(self.store, start.timestamp(), end.timestamp())).get("load")
+        meta = (await site_entities(self.store, start.timestamp(), end.timestamp(), self.roles)).get("load")
         if meta is None:
             return None
         rows = await self.store.call(StoreDb.hourly, meta.entity_id, start.timestamp(), end.timestamp(),

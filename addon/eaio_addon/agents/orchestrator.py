@@ -78,6 +78,7 @@ class Orchestrator:
         self.options = options
         self.data = data
         self.weather = weather
+        data.roles = weather.roles = options.roles
         self.analysis = AnalysisAgent(bus)
         self.forecast = ForecastAgent(bus, data.store)
         self.hvac = HvacAgent(bus)
@@ -127,6 +128,7 @@ class Orchestrator:
         """New options; a different tariff is an event that asks for a run."""
         changed = options.tariff != self.options.tariff
         self.options = options
+        self.data.roles = self.weather.roles = options.roles
         if changed:
             await self.bus.publish(Event("tariff_changed", {"periods": len(options.tariff)}, "options"))
 

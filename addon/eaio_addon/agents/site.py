@@ -69,16 +69,21 @@ def role_rank(entity_id: str, role: str) -> int:
     return 1
 
 
-def by_role(metas: list[EntityMeta], hours: Mapping[str, int] | None = None) -> dict[str, EntityMeta]:
-    """The entity each role comes from: the best ranked (then the first by id) among the candidates
-    with at least half the history of the longest (``hours``: hourly rows per entity, when known), so a
-    sensor added yesterday does not stand in for one with weeks of history."""
+def by_role(metas: list[EntityMeta], hours: Mapping[str, int] | None = None,
+            owner: Mapping[str, str] | None = None) -> dict[str, EntityMeta]:
+    """The entity each role comes from: the owner's choice (``owner``, the ``roles`` option) when it is
+    among ``metas``; otherwise the best ranked (then the first by id) among the candidates with at least
+    half the history of the longest (``hours``: hourly rows per entity, when known), so a sensor added
+    yesterday does not stand in for one with weeks of history."""
+    by_id = {meta.entity_id: meta for meta in metas}
+    chosen: dict[str, EntityMeta] = {role: by_id[entity_id] for role, entity_id in (owner or {}).items()
+                                     if entity_id in by_id}
+    taken = {meta.entity_id for meta in chosen.values()}
     candidates: dict[str, list[EntityMeta]] = {}
     for meta in metas:
         role = role_of(meta.entity_id, meta.device_class, meta.unit)
-        if role is not None:
+        if role is not None and role not in chosen and meta.entity_id not in taken:
             candidates.setdefault(role, []).append(meta)
-    chosen: dict[str, EntityMeta] = {}
     for role, group in candidates.items():
         group.sort(key=lambda m: (role_rank(m.entity_id, role), m.entity_id))
         if hours is None:
@@ -90,11 +95,12 @@ def by_role(metas: list[EntityMeta], hours: Mapping[str, int] | None = None) -> 
     return chosen
 
 
-async def site_entities(store: Store, start: float, end: float) -> dict[str, EntityMeta]:
+async def site_entities(store: Store, start: float, end: float,
+                        owner: Mapping[str, str] | None = None) -> dict[str, EntityMeta]:
     """``by_role`` over the learned entities with their hourly rows between ``start`` and ``end``."""
     metas = await store.call(StoreDb.entities)
     hours = await store.call(StoreDb.hour_counts, [m.entity_id for m in metas], start, end)
-    return by_role(metas, hours)
+    return by_role(metas, hours, owner)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ always; network providers are not switched on by the add-on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,12 +25,13 @@ class WeatherAgent(Agent):
     def __init__(self, bus: EventBus, store: Store) -> None:
         super().__init__(bus)
         self.store = store
+        self.roles: Mapping[str, str] = {}  # the owner's choices (the ``roles`` option), set by the orchestrator
         self._service: WeatherService | None = None
 
     async def _station(self) -> dict[str, Any]:
         now = datetime.now(UTC).timestamp()
         out: dict[str, Any] = {}
-        meta = (await site_entities(self.store, now - STATION_DAYS * 86400, now)).get("outdoor")
+        meta = (await site_entities(self.store, now - STATION_DAYS * 86400, now, self.roles)).get("outdoor")
         if meta is not None:
             rows = await self.store.call(StoreDb.hourly, meta.entity_id, now - STATION_DAYS * 86400, now, now)
             out[TEMPERATURE] = [(datetime.fromtimestamp(r.hour + 1800, UTC), r.mean) for r in rows
