@@ -4,7 +4,8 @@ A real Home Assistant with EAIO, the add-on standalone with the Ollama test serv
 model, linked through the integration's manual add-on path. One optimization runs over four weeks of
 a synthetic building's history (written to the add-on's store before it starts: a few minutes of
 live history is too short for the agents); its recommendations appear as sensors in Home Assistant.
-The question "what should I do to save energy?" asked through ``/api/conversation/process`` to EAIO's
+The model ranks and words the recommendations (its structured reply, numbers checked against the
+engine's). The question "what should I do to save energy?" asked through ``/api/conversation/process`` to EAIO's
 agent is answered by the add-on (the test model's words, with the top recommendation cited); with
 the add-on stopped, the same question gets the integration's own answer from its stored
 recommendations.
@@ -34,11 +35,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODEL = "eaio-test:latest"
 QUESTION = "what should I do to save energy?"
 TARIFF = [{"start": "00:00", "price": 0.20}, {"start": "16:00", "price": 0.50}, {"start": "21:00", "price": 0.20}]
+# The model's ranking and wording of the building's three candidates (the strategy agent's structured ask).
+ALWAYS_ON_TEXT = "Something new runs day and night: 0.30 kW above your usual base load."
+STRUCTURED = {"ranking": ["always-on", "precool-number.hvac_cooling_setpoint", "off_empty-light.living_room"],
+              "descriptions": [{"key": "always-on", "text": ALWAYS_ON_TEXT}]}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ollama() -> AsyncIterator[OllamaTestServer]:
-    server = await start_server(Script(models=[MODEL]))
+    server = await start_server(Script(models=[MODEL], structured=STRUCTURED))
     yield server
     await server.stop()
 
@@ -120,6 +125,7 @@ async def test_ask_through_home_assistant_answered_by_the_addon_then_locally(
     # Every step delivers: the building's outdoor sensor with four weeks of history is the weather station,
     # not the simulated air handler's, which Home Assistant has had for minutes.
     assert run["status"] == "ok" and run["recommendations"] >= 1, run
+    assert run["explained_by"] == f"llm:{MODEL}", run  # ranked and worded by the model
     recs = [r for r in await addon.recommendations() if r.get("state", "open") == "open"]
     assert recs, "the run over four weeks of history made no recommendation"
 
@@ -133,6 +139,8 @@ async def test_ask_through_home_assistant_answered_by_the_addon_then_locally(
     top = summary["attributes"]["top"]
     assert sorted(summary["attributes"]["ids"]) == sorted(r["id"] for r in recs)
     assert top["title"] == summary["attributes"]["top_title"] and top["title"] in {r["title"] for r in recs}
+    # The model's first is Home Assistant's top, with the model's words (its numbers are the engine's).
+    assert top["id"] == "load-always-on" and top["description"] == ALWAYS_ON_TEXT, top
 
     conversation = [e for e in await _eaio_entities(ha) if e.startswith("conversation.")]
     assert len(conversation) == 1, await _eaio_entities(ha)
