@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import json
+import math
 from pathlib import Path
+import re
 from typing import Any
 
 import yaml
@@ -51,6 +53,23 @@ SCHEMA: dict[str, Any] = {
         "max_soc": "int(0,100)?",
         "soc_entity": f"match({ENTITY_ID})?",  # a sensor with the state of charge in %
     },
+    # Appliances whose run can wait for cheaper hours: a fixed power for a fixed time inside a daily window.
+    "deferrable_loads": [{
+        "name": "str",
+        "power_kw": "float(0.05,50)",
+        "run_hours": "float(0.25,24)",
+        "earliest": f"match({CLOCK_TIME})?",  # local time; the window runs to latest, past midnight when it must
+        "latest": f"match({CLOCK_TIME})?",
+        "entity": f"match({ENTITY_ID})?",  # the appliance's switch, named in the recommendation
+    }],
+    # An electric car charged at home, all optional: without energy_kwh there is none (see _ev).
+    "ev": {
+        "energy_kwh": "float(0.5,200)?",  # into the car each day, by ready_by
+        "max_power_kw": "float(0.5,50)?",
+        "ready_by": f"match({CLOCK_TIME})?",
+        "plugged_in": f"match({CLOCK_TIME})?",  # when it is plugged in; without it, all day until ready_by
+        "entity": f"match({ENTITY_ID})?",  # the charger's switch, named in the recommendation
+    },
     # Which entity plays a role, where the names EAIO reads roles from choose wrongly (all optional).
     "roles": {role: f"match({ENTITY_ID})?" for role in ("load", "pv", "outdoor", "indoor", "hvac_power",
                                                          "occupancy", "light", "setpoint")},
@@ -70,11 +89,15 @@ DEFAULTS: dict[str, Any] = {
     "log_level": "info",
     "mcp_port": 8100,
     "battery": {},
+    "deferrable_loads": [],
+    "ev": {},
     "roles": {},
 }
 
 # What a battery's empty fields mean.
 BATTERY_DEFAULTS: dict[str, float] = {"round_trip_efficiency": 90.0, "min_soc": 10, "max_soc": 100}
+DAY_MINUTES = 24 * 60
+EV_CHARGER_EFFICIENCY = 0.9  # the share of the energy drawn that ends up in the car (the engine's default)
 
 OptionsError = OptionError
 
@@ -100,6 +123,39 @@ class BatteryOptions:
 
 
 @dataclass(frozen=True)
+class DeferrableLoad:
+    """An appliance run to place in a daily window: ``power_kw`` for ``run_hours``.
+
+    The window starts at ``earliest_minute`` (local minutes after midnight) and lasts
+    ``window_minutes`` (up to a day; it runs past midnight when latest is before earliest).
+    """
+
+    name: str
+    key: str  # the name as a slug, unique among the loads
+    power_kw: float
+    run_hours: float
+    earliest_minute: int
+    window_minutes: int
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class EvOptions:
+    """An electric car: ``energy_kwh`` into it each day by ``ready_by_minute``, plugged in from
+    ``plugged_in_minute`` (local minutes after midnight; the same as ready_by: plugged in all day)."""
+
+    energy_kwh: float
+    max_power_kw: float
+    ready_by_minute: int
+    plugged_in_minute: int
+    entity: str | None = None
+
+    @property
+    def window_minutes(self) -> int:
+        return (self.ready_by_minute - self.plugged_in_minute) % DAY_MINUTES or DAY_MINUTES
+
+
+@dataclass(frozen=True)
 class Options:
     """Validated options."""
 
@@ -122,6 +178,8 @@ class Options:
     mqtt_password: str | None = None
     mqtt_allowed_topics: tuple[str, ...] = ()  # MQTT filters (+, #) the mqtt_publish tool may publish to
     battery: BatteryOptions | None = None
+    deferrable_loads: tuple[DeferrableLoad, ...] = ()
+    ev: EvOptions | None = None
     roles: Mapping[str, str] = field(default_factory=dict, hash=False)  # role -> the entity the owner chose
 
     @property
@@ -142,9 +200,9 @@ class Options:
 
 def parse_options(raw: Any) -> Options:
     """Validate raw options (a mapping) and return them typed; OptionError names what is wrong."""
-    for section in ("battery", "roles"):
+    for section, empty in (("battery", {}), ("roles", {}), ("ev", {}), ("deferrable_loads", [])):
         if isinstance(raw, dict) and section in raw and raw[section] is None:
-            raw = {**raw, section: {}}  # "battery:" with nothing under it in a YAML file
+            raw = {**raw, section: empty}  # "battery:" with nothing under it in a YAML file
     valid = validate(SCHEMA, raw, DEFAULTS)
     periods = [TariffPeriod(_minutes(item["start"]), float(item["price"])) for item in valid["tariff"]]
     if not periods:
@@ -188,6 +246,8 @@ def parse_options(raw: Any) -> Options:
         mqtt_password=valid.get("mqtt_password") or None,
         mqtt_allowed_topics=tuple(dict.fromkeys(valid.get("mqtt_allowed_topics") or [])),
         battery=_battery(valid.get("battery") or {}),
+        deferrable_loads=_deferrable_loads(valid.get("deferrable_loads") or []),
+        ev=_ev(valid.get("ev") or {}),
         roles={role: entity for role, entity in (valid.get("roles") or {}).items() if entity},
     )
 
@@ -213,6 +273,82 @@ def _battery(valid: dict[str, Any]) -> BatteryOptions | None:
         max_soc=float(fields["max_soc"]),
         soc_entity=valid.get("soc_entity") or None,
     )
+
+
+def _slug(name: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def _deferrable_loads(valid: list[dict[str, Any]]) -> tuple[DeferrableLoad, ...]:
+    """The appliances from their validated fields, each window checked against its run."""
+    loads: list[DeferrableLoad] = []
+    keys: dict[str, str] = {}
+    for index, item in enumerate(valid):
+        where = f"deferrable_loads[{index}]"
+        name = item["name"].strip()
+        key = _slug(name)
+        if not key:
+            raise OptionError(f"{where}.name", "needs a letter or digit (e.g. dishwasher)")
+        if key == "ev":
+            raise OptionError(f"{where}.name", f"'{name}' is the car's name here; describe a car under ev")
+        if key in keys:
+            raise OptionError(f"{where}.name", f"'{name}' is the same as '{keys[key]}'; each appliance needs its "
+                                               "own name")
+        keys[key] = name
+        earliest, latest = item.get("earliest"), item.get("latest")
+        if earliest is not None and latest is not None:
+            if earliest == latest:
+                raise OptionError(f"{where}.latest", f"{latest} is the same as earliest: the window is empty "
+                                                     "(leave both empty for any time of day)")
+            start = _minutes(earliest)
+            window = (_minutes(latest) - start) % DAY_MINUTES
+        elif earliest is not None:
+            start, window = _minutes(earliest), DAY_MINUTES
+        elif latest is not None:
+            start, window = _minutes(latest), DAY_MINUTES
+        else:
+            start, window = 0, DAY_MINUTES
+        run_hours = float(item["run_hours"])
+        # The plan starts runs on whole hours inside the window, and a run takes whole hours.
+        fits = _whole_hours(start, window)
+        if fits < math.ceil(run_hours - 1e-9):
+            span = "the whole day" if window == DAY_MINUTES else f"{earliest}-{latest}"
+            raise OptionError(f"{where}.latest", f"the window {span} holds {fits} whole hour(s); '{name}' runs "
+                                                 f"{run_hours:g} h ({math.ceil(run_hours - 1e-9)} whole hour(s))")
+        loads.append(DeferrableLoad(name, key, float(item["power_kw"]), run_hours, start, window,
+                                    item.get("entity") or None))
+    return tuple(loads)
+
+
+def _ev(valid: dict[str, Any]) -> EvOptions | None:
+    """The car from its validated fields; None when every field is empty."""
+    if not valid:
+        return None
+    for name, meaning in (("energy_kwh", "the energy to charge into the car each day, in kWh"),
+                          ("max_power_kw", "the charger's most power, in kW"),
+                          ("ready_by", "when the car must be charged (HH:MM)")):
+        if name not in valid:
+            raise OptionError(f"ev.{name}", f"missing: {meaning}; leave every ev field empty when there is none")
+    ready = _minutes(valid["ready_by"])
+    plugged = _minutes(valid["plugged_in"]) if "plugged_in" in valid else ready
+    if "plugged_in" in valid and plugged == ready:
+        raise OptionError("ev.plugged_in", f"{valid['plugged_in']} is the same as ready_by: no time to charge "
+                                           "(leave it empty when the car is plugged in all day)")
+    ev = EvOptions(float(valid["energy_kwh"]), float(valid["max_power_kw"]), ready, plugged,
+                   valid.get("entity") or None)
+    hours = _whole_hours(plugged, ev.window_minutes)
+    most = hours * ev.max_power_kw * EV_CHARGER_EFFICIENCY
+    if ev.energy_kwh > most + 1e-9:
+        raise OptionError("ev.energy_kwh", f"{ev.energy_kwh:g} kWh cannot be charged in the {hours} whole hour(s) "
+                                           f"before {valid['ready_by']} at {ev.max_power_kw:g} kW (at most "
+                                           f"{most:.1f} kWh with {EV_CHARGER_EFFICIENCY:.0%} charger efficiency)")
+    return ev
+
+
+def _whole_hours(start_minute: int, window_minutes: int) -> int:
+    """Whole clock hours inside a window (the plan's hours begin on the hour)."""
+    first = -(-start_minute // 60) * 60
+    return max(0, (start_minute + window_minutes - first) // 60)
 
 
 def load_options(path: Path) -> Options:

@@ -2,21 +2,28 @@
 
 With a home battery in the options the plan includes it, and when the battery's schedule saves
 money against leaving it idle the agent proposes that schedule (EAIO does not drive it).
+Appliances that can wait (``deferrable_loads``) and an electric car (``ev``) go into the same
+plan, each in its next daily window; when the plan's start for one of them costs less than
+running it at the window's start (charging the car as soon as it is plugged in), the agent
+proposes that start. The saving is the engine's: the cost of the plan with that one appliance
+held at the window's start, less the cost of the plan.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+import math
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..engine.optimize import Battery, Plan, PlanInfeasible, make_plan
+from ..engine.optimize import Battery, DeferrableRun, EVCharge, Plan, PlanInfeasible, SiteInputs, make_plan
 from ..engine.patterns import AlwaysOnWaste
 from ..engine.series import HOUR, FloatArray
-from ..options import BatteryOptions
+from ..options import EV_CHARGER_EFFICIENCY, BatteryOptions, DeferrableLoad, EvOptions
 from ..store import Store, StoreDb
 from .base import Agent
 from .bus import EventBus
@@ -27,6 +34,8 @@ from .site import RunContext
 SOC_LOOKBACK = timedelta(days=2)  # an older state of charge says nothing about the battery now
 FLOW_KW = 1e-3  # smaller battery flows are no decision (as the engine's reasons)
 STRETCH_KWH = 0.05  # a stretch moving less is not worth naming
+MIN_SAVING = 1e-3  # money a day: a shift saving less is no recommendation
+EV_NAME = "car"  # the car's name in the plan
 BATTERY_CODES = ("charge_from_pv_surplus", "charge_from_grid_low_price", "discharge_peak_price",
                  "discharge_cover_load", "plan_summary")
 
@@ -42,16 +51,44 @@ class LoadAgent(Agent):
         site = site_inputs(ctx)
         out: list[Candidate] = []
         battery = ctx.options.battery
-        plan: Plan | None = None
+        spec: Battery | None = None
+        source = ""
         if battery is not None:
             soc, source = await self._soc(ctx, battery)
             spec = battery_spec(battery, soc)
+        shifts = shiftables(ctx.options.deferrable_loads, ctx.options.ev, site)
+        plan: Plan | None = None
+        while spec is not None or shifts:
             try:
-                plan = await asyncio.to_thread(make_plan, site, battery=spec)
+                plan = await asyncio.to_thread(_plan, site, spec, shifts)
+                break
             except PlanInfeasible as err:  # the waste check below still runs
-                ctx.notes.append(f"load: no battery plan: {err}")
-            if plan is not None and plan.saving > 1e-6:
-                candidate = _battery_candidate(ctx, plan, battery, spec, source)
+                what = ["the battery"] * (spec is not None) + [s.label for s in shifts]
+                ctx.notes.append(f"load: no plan for {', '.join(what)}: {err}")
+                # Leave out what the engine names (a window too short here); else the appliances.
+                named = [s for s in shifts if s.constraint in err.constraints]
+                if not shifts:
+                    break
+                shifts = [s for s in shifts if s not in named] if named else []
+        if plan is not None and spec is not None and battery is not None:
+            saving, import_avoided = plan.saving, plan.baseline.import_kwh - plan.totals.import_kwh
+            if shifts:
+                # The battery's own saving: against the plan without it, the appliances still placed.
+                try:
+                    alone = await asyncio.to_thread(_plan, site, None, shifts)
+                    saving = alone.totals.cost - plan.totals.cost
+                    import_avoided = alone.totals.import_kwh - plan.totals.import_kwh
+                except PlanInfeasible as err:
+                    ctx.notes.append(f"load: no plan without the battery to compare with: {err}")
+                    saving = 0.0
+            if saving > 1e-6:
+                candidate = _battery_candidate(ctx, plan, battery, spec, source, saving, import_avoided,
+                                               summary=not shifts)
+                if candidate is not None:
+                    out.append(candidate)
+        if plan is not None:
+            for shift in shifts:
+                candidate = await self._shift_candidate(ctx, site, spec, shifts, shift, plan)
                 if candidate is not None:
                     out.append(candidate)
         if plan is None:
@@ -61,6 +98,20 @@ class LoadAgent(Agent):
         if isinstance(waste, AlwaysOnWaste) and waste.excess_kw > 0:
             out.append(_waste_candidate(ctx, waste))
         return out
+
+    async def _shift_candidate(self, ctx: RunContext, site: SiteInputs, battery: Battery | None,
+                               shifts: list[Shift], shift: Shift, plan: Plan) -> Candidate | None:
+        """The plan's start for one appliance, when it saves against running it at its window's start."""
+        held = [shift.held(site) if s is shift else s for s in shifts]
+        try:
+            at_start = await asyncio.to_thread(_plan, site, battery, held)
+        except PlanInfeasible as err:
+            ctx.notes.append(f"load: no plan with {shift.label} at the window's start to compare with: {err}")
+            return None
+        saving = at_start.totals.cost - plan.totals.cost
+        if saving < MIN_SAVING:
+            return None
+        return _shift_candidate(ctx, plan, shift, saving, at_start)
 
     async def _soc(self, ctx: RunContext, battery: BatteryOptions) -> tuple[float, str]:
         """The state of charge (%) the plan starts from, and where it comes from."""
@@ -115,7 +166,9 @@ def _span(start: datetime, a: int, b: int, tz: ZoneInfo) -> str:
 
 
 def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spec: Battery,
-                       soc_source: str) -> Candidate | None:
+                       soc_source: str, saving: float, import_avoided: float, *,
+                       summary: bool = True) -> Candidate | None:
+    """The battery's schedule; ``summary``: the plan's summary is the battery's (nothing else in the plan)."""
     assert plan.battery is not None
     tz = ZoneInfo(ctx.tz)
     day = min(24, plan.hours)
@@ -139,11 +192,11 @@ def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spe
     losses = max(0.0, charged - discharged - stored_change)
     # A battery moves energy, it does not save it: the kWh saved is the grid import it avoids
     # (PV surplus kept for later), 0 when it only moves grid energy to cheaper hours.
-    import_avoided = max(0.0, plan.baseline.import_kwh - plan.totals.import_kwh)
+    import_avoided = max(0.0, import_avoided)
     hours = plan.hours
     facts: dict[str, float | str] = {
         "charge": charge_text or "none", "discharge": discharge_text or "none",
-        "plan_saving": round(plan.saving, 3), "hours": hours,
+        "plan_saving": round(saving, 3), "hours": hours,
         "charge_kwh_per_day": round(per_day(charged, hours), 2),
         "discharge_kwh_per_day": round(per_day(discharged, hours), 2),
         "loss_kwh_per_day": round(per_day(losses, hours), 2),
@@ -152,7 +205,8 @@ def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spe
         "initial_soc_pct": round(spec.initial_soc_kwh / spec.capacity_kwh * 100, 1),
         "initial_soc_from": soc_source,
     }
-    reasons = [r.message for r in plan.reasons if r.code in BATTERY_CODES and r.start < plan.start + day * HOUR]
+    codes = BATTERY_CODES if summary else tuple(c for c in BATTERY_CODES if c != "plan_summary")
+    reasons = [r.message for r in plan.reasons if r.code in codes and r.start < plan.start + day * HOUR]
     if losses > 1e-6:
         reasons.append(f"The battery loses {facts['loss_kwh_per_day']} kWh a day in charging and discharging")
     return Candidate(
@@ -161,11 +215,134 @@ def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spe
         title=title,
         action={"type": "none"},
         kwh_per_day=round(per_day(import_avoided, hours), 3),
-        money_per_day=round(per_day(plan.saving, hours), 3),
+        money_per_day=round(per_day(saving, hours), 3),
         confidence=0.7 if soc_source != "min_soc" else 0.6,
         method="battery_dispatch",
         reasons=reasons[:5],
         facts=facts,
+        valid_until=ctx.now + timedelta(days=1),
+    )
+
+
+@dataclass(frozen=True)
+class Shift:
+    """An appliance run or the car's charge in its next daily window, as the plan gets it."""
+
+    label: str  # for people: "dishwasher", "the EV"
+    key: str  # the candidate's stable key
+    window_start: datetime
+    window_end: datetime
+    entity: str | None
+    run: DeferrableRun | None = None
+    ev: EVCharge | None = None
+
+    @property
+    def constraint(self) -> str:
+        """How the engine names this appliance's constraint."""
+        return f"deferrable:{self.run.name}" if self.run is not None else f"ev:{EV_NAME}"
+
+    def held(self, site: SiteInputs) -> DeferrableRun | EVCharge:
+        """The same energy at the window's start: a run started then, the car charged at full power
+        from the hour it is plugged in until it has its energy (as the engine's baseline)."""
+        first = site.start + site.index(max(self.window_start, site.start), up=True) * HOUR
+        if self.run is not None:
+            return replace(self.run, earliest_start=first, latest_end=first + self.run.duration_h * HOUR)
+        assert self.ev is not None
+        profile: list[float] = []
+        need = self.ev.energy_kwh
+        while need > 1e-12:
+            drawn = min(self.ev.max_kw, need / self.ev.efficiency)
+            profile.append(drawn)
+            need -= drawn * self.ev.efficiency
+        return DeferrableRun(EV_NAME, tuple(profile), first, first + len(profile) * HOUR)
+
+
+def _next_window(site: SiteInputs, start_minute: int, minutes: int) -> tuple[datetime, datetime]:
+    """The first daily window (local start, length) that starts at or after the plan's start."""
+    tz = site.tz
+    local = site.start.astimezone(tz)
+    for days in range(3):
+        day = local.date() + timedelta(days=days)
+        begin = datetime.combine(day, time(start_minute // 60, start_minute % 60), tzinfo=tz)
+        if begin >= site.start:
+            return begin, begin + timedelta(minutes=minutes)
+    raise AssertionError("a daily window starts within two days")  # pragma: no cover
+
+
+def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: SiteInputs) -> list[Shift]:
+    """The engine's runs for the appliances and the car, each in its next daily window."""
+    out: list[Shift] = []
+    for load in loads:
+        begin, end = _next_window(site, load.earliest_minute, load.window_minutes)
+        hours = math.ceil(load.run_hours - 1e-9)
+        last = load.run_hours - (hours - 1)  # the part of the last hour it runs
+        profile = (load.power_kw,) * (hours - 1) + (load.power_kw * last,)
+        out.append(Shift(load.name, f"deferrable-{load.key}", begin, end, load.entity,
+                         run=DeferrableRun(load.name, profile, begin, end)))
+    if ev is not None:
+        begin, end = _next_window(site, ev.plugged_in_minute, ev.window_minutes)
+        out.append(Shift("the EV", "ev-charging", begin, end, ev.entity,
+                         ev=EVCharge(EV_NAME, ev.energy_kwh, ev.max_power_kw, begin, end, EV_CHARGER_EFFICIENCY)))
+    return out
+
+
+def _plan(site: SiteInputs, battery: Battery | None, shifts: Sequence[Shift | DeferrableRun | EVCharge]) -> Plan:
+    parts = [(s.run or s.ev) if isinstance(s, Shift) else s for s in shifts]
+    return make_plan(site, battery=battery, evs=[p for p in parts if isinstance(p, EVCharge)],
+                     deferrables=[p for p in parts if isinstance(p, DeferrableRun)])
+
+
+def _shift_candidate(ctx: RunContext, plan: Plan, shift: Shift, saving: float, at_start: Plan) -> Candidate | None:
+    tz = ZoneInfo(ctx.tz)
+    window = f"{shift.window_start.astimezone(tz):%H:%M}-{shift.window_end.astimezone(tz):%H:%M}"
+    if shift.run is not None:
+        run = next(r for r in plan.deferrables if r.name == shift.run.name)
+        if run.start is None or run.start_index is None:
+            return None  # the run does not fit in this plan
+        begin = f"{run.start.astimezone(tz):%H:%M}"
+        title = f"Run the {shift.label} at {begin}"
+        held = next(r for r in at_start.deferrables if r.name == shift.run.name)
+        facts: dict[str, float | str] = {
+            "start": begin, "end": f"{(run.start + shift.run.duration_h * HOUR).astimezone(tz):%H:%M}",
+            "window": window,
+            "start_at_window_start": f"{held.start.astimezone(tz):%H:%M}" if held.start is not None else "none",
+            "energy_kwh": round(shift.run.energy_kwh, 3),
+        }
+        reasons = [r.message for r in plan.reasons if r.code == "deferrable_scheduled"
+                   and r.attributes.get("run") == shift.run.name]
+        method = "deferrable_shift"
+    else:
+        assert shift.ev is not None
+        ev = next(e for e in plan.evs if e.name == EV_NAME)
+        spans = list(_stretches(ev.power_kw))
+        if not spans:
+            return None
+        charge = ", ".join(_span(plan.start, a, b, tz) for a, b in spans)
+        title = f"Charge the EV {charge}"
+        facts = {"charge": charge, "window": window, "start": charge[:5],
+                 "energy_kwh": round(shift.ev.energy_kwh, 3), "delivered_kwh": round(ev.delivered_kwh, 3),
+                 "max_power_kw": round(shift.ev.max_kw, 2)}
+        reasons = [r.message for r in plan.reasons if r.code == "ev_charge" and r.attributes.get("ev") == EV_NAME]
+        method = "ev_charge_shift"
+    facts.update({"plan_cost": round(plan.totals.cost, 4), "plan_cost_at_window_start": round(at_start.totals.cost, 4),
+                  "saving_per_run": round(saving, 4)})
+    if shift.entity is not None:
+        # The integration's actions act at once; a start later on cannot be sent, so it is only named.
+        facts["entity"] = shift.entity
+    reasons.append(f"It costs {saving:.2f} less than at the window's start; it moves energy to cheaper hours "
+                   "and saves none, so the kWh saved is 0")
+    return Candidate(
+        category="load",
+        key=shift.key,
+        title=title,
+        action={"type": "none"},
+        kwh_per_day=0.0,
+        money_per_day=round(saving, 3),  # one run (one charge) a day
+        confidence=0.7,
+        method=method,
+        reasons=reasons[:5],
+        facts=facts,
+        target_entity=shift.entity,
         valid_until=ctx.now + timedelta(days=1),
     )
 
