@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 import math
 import random
 
+from .battery import BatteryModel
+
+PLUG_LOAD_W = 1800.0  # the appliance behind the smart plug (a dishwasher's heating phase)
+
 
 def daylight(day: float) -> float:
     """Share of full sun at ``day`` (the fraction of the day gone): 06:00 to 18:00, highest at noon."""
@@ -30,15 +34,22 @@ class BuildingModel:
             "heating_setpoint": 20.0,
             "fan_speed_setpoint": 60.0,
             "power_limit": 100.0,
+            "battery_power_setpoint": 0.0,
         }
     )
     switches: dict[str, bool] = field(
-        default_factory=lambda: {"unit_enable": True, "economizer_enable": False, "output_enabled": True}
-    )
+        default_factory=lambda: {
+            "unit_enable": True, "economizer_enable": False, "output_enabled": True,
+            "battery_external_control": False, "plug_relay": False,
+        }
+    )  # fmt: skip
+    battery: BatteryModel = field(default_factory=BatteryModel)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._energy = self.start_energy_kwh
+        self._plug_kwh = 0.0
+        self._last_t = 0.0
 
     def _noise(self, scale: float) -> float:
         return 0.0 if self.static else self._rng.gauss(0.0, scale)
@@ -47,7 +58,20 @@ class BuildingModel:
         """All point values at time ``t`` (seconds since the simulation started)."""
         if self.static:
             t = 0.0
-        return self.at((t / 600.0) % 1.0, advance=not self.static)  # one simulated day every ten minutes
+        values = self.at((t / 600.0) % 1.0, advance=not self.static)  # one simulated day every ten minutes
+        # The battery and the plug run on real seconds: their energy is physics, not the accelerated day.
+        dt, self._last_t = max(0.0, t - self._last_t), t
+        surplus_kw = (float(values["ac_power"]) - float(values["total_power"])) / 1000.0
+        self.battery.step(t, external=self.switches["battery_external_control"],
+                          setpoint_kw=self.setpoints["battery_power_setpoint"], surplus_kw=surplus_kw)
+        plug_w = PLUG_LOAD_W if self.switches["plug_relay"] else 0.0
+        self._plug_kwh += plug_w / 1000.0 * dt / 3600.0
+        values.update(
+            battery_power=self.battery.power_kw, battery_soc=self.battery.soc_pct,
+            battery_charged_energy=self.battery.charged_kwh, battery_discharged_energy=self.battery.discharged_kwh,
+            plug_power=plug_w, plug_energy=self._plug_kwh,
+        )  # fmt: skip
+        return values
 
     def at(self, day: float, *, advance: bool = False) -> dict[str, float | int | bool | str]:
         """All point values at ``day`` (the fraction of the day gone); ``advance`` meters one second."""
