@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from http.server import BaseHTTPRequestHandler, HTTPServer
 import json
 from pathlib import Path
 import re
+import socket
+import subprocess
+import sys
+import threading
 import tomllib
 from typing import Any
 
@@ -18,7 +23,7 @@ import yaml
 
 ADDON = Path(__file__).resolve().parents[1]
 REPO = ADDON.parent
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas"  # ../shared beside the repository
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # the add-on linter's schema, copied (see its README)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +35,6 @@ def config() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def config_schema() -> dict[str, Any]:
     path = SCHEMAS / "addon-config.schema.json"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared schemas belong beside the repository (../shared)")
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
@@ -107,11 +110,82 @@ def test_dockerfile_pins_its_base_image() -> None:
 
 
 def test_package_files_exist() -> None:
-    for name in ("DOCS.md", "CHANGELOG.md", "README.md", "icon.png", "docker-compose.yml"):
+    for name in ("DOCS.md", "CHANGELOG.md", "README.md", "icon.png", "logo.png", "apparmor.txt",
+                 "docker-compose.yml"):
         assert (ADDON / name).is_file(), name
     assert f"## {__version__}" in (ADDON / "CHANGELOG.md").read_text(encoding="utf-8")
     repository = yaml.safe_load((REPO / "repository.yaml").read_text(encoding="utf-8"))
     assert repository["name"] and repository["url"].startswith("https://") and repository["maintainer"]
+
+
+def test_images_are_pngs_of_the_stores_shapes() -> None:
+    for name, landscape in (("icon.png", False), ("logo.png", True)):
+        data = (ADDON / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert (width > height) if landscape else (width == height), name
+        assert 100 <= height <= 512, name
+
+
+def test_apparmor_profile_is_one_profile_that_may_use_data() -> None:
+    text = (ADDON / "apparmor.txt").read_text(encoding="utf-8")
+    # The Supervisor renames the one top-level profile to the add-on's slug; a second one would be refused.
+    assert re.findall(r"^profile\s+(\S+)", text, re.MULTILINE) == [config_slug()]
+    assert text.count("{") == text.count("}")
+    assert re.search(r"^\s*/data/\*\* rw", text, re.MULTILINE)
+    assert re.search(r"^\s*network inet stream,", text, re.MULTILINE)
+
+
+def config_slug() -> str:
+    loaded: dict[str, Any] = yaml.safe_load((ADDON / "config.yaml").read_text(encoding="utf-8"))
+    return str(loaded["slug"])
+
+
+def _healthcheck_command() -> list[str]:
+    text = (ADDON / "Dockerfile").read_text(encoding="utf-8")
+    checks = re.findall(r"^HEALTHCHECK\b(.*?CMD\s+(\[.*?\]))\s*$", text.replace("\\\n", " "), re.MULTILINE | re.DOTALL)
+    assert len(checks) == 1
+    command: list[str] = json.loads(checks[0][1])
+    return command
+
+
+def _answering(status: int) -> HTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _run_check(command: list[str], port: int) -> int:
+    assert command[:2] == ["python3", "-c"] and f", {DEFAULT_PORT}," in command[2]
+    code = command[2].replace(f", {DEFAULT_PORT},", f", {port},")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
+
+
+def test_docker_healthcheck_replaces_the_watchdog(config: dict[str, Any]) -> None:
+    assert "watchdog" not in config
+    command = _healthcheck_command()
+    # Run the image's check itself against a loopback server: an API that answers (even 401 without
+    # a token) is healthy; a 5xx or no listener is not.
+    for status, healthy in ((200, True), (401, True), (503, False)):
+        server = _answering(status)
+        try:
+            assert (_run_check(command, server.server_address[1]) == 0) is healthy, status
+        finally:
+            server.shutdown()
+            server.server_close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    assert _run_check(command, closed) != 0
 
 
 # --- the grammar itself ---------------------------------------------------------------------------
