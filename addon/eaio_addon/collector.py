@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import logging
 import math
+import sqlite3
 import time
 from typing import Any
 
 from .ha_link import HaError, HaLink, LinkDown
 from .rollup import HOUR_S, HourRollup, from_statistics, hour_of
 from .store import EntityMeta, Reading, Store, StoreDb, reading
+from .supervision import Supervisor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +39,14 @@ MARK_EVERY = 60.0  # how often live coverage is recorded, bounding what a crash 
 WRITE_BATCH = 5000
 STATISTICS_WINDOW = 30 * DAY_S  # hours of long-term statistics per request (x entities in a batch)
 LOG_LONG_BACKFILL = 3600.0  # entity-seconds per entity above which progress is logged in steps
+STOP_WAIT = 10.0  # at stop, how long queued readings may take to be stored
+STORING, BACKFILL = "storing readings", "backfill"  # the troubles the collector reports
+
+
+def transient(exc: BaseException) -> bool:
+    """A store error that may go away by itself (a full disk, a locked or unwritable file): worth waiting for."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError))
 
 
 @dataclass
@@ -99,8 +109,9 @@ class Collector:
 
     def __init__(self, link: HaLink, store: Store, *, option_entities: Sequence[str], backfill_days: int,
                  recorder_lag: float = RECORDER_LAG, registry_debounce: float = 2.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, supervisor: Supervisor | None = None) -> None:
         self._link = link
+        self._supervisor = supervisor or Supervisor()
         self._store = store
         self._options = tuple(option_entities)
         self._backfill_span = backfill_days * DAY_S
@@ -139,7 +150,12 @@ class Collector:
         if self._refresh_timer is not None:
             self._refresh_timer.cancel()
         if self._tasks and not self._tasks[0].done():
-            await self._queue.join()
+            try:
+                async with asyncio.timeout(STOP_WAIT):
+                    await self._queue.join()
+            except TimeoutError:
+                _LOGGER.error("Stopping with %d readings not stored: %s", self._queue.qsize(),
+                              self._supervisor.troubles.get(STORING) or "the store is slow")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -263,12 +279,28 @@ class Collector:
             while len(items) < WRITE_BATCH and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
-                await self._write(items)
+                await self._write_held(items)
             except Exception:
                 _LOGGER.exception("Storing %d live readings failed", len(items))
             finally:
                 for _ in items:
                     self._queue.task_done()
+
+    async def _write_held(self, items: list[Reading | _Mark]) -> None:
+        """Store ``items``, holding them through store errors that may pass: a full disk loses no reading."""
+        delay = self._supervisor.backoff_initial
+        while True:
+            try:
+                await self._write(items)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                self._supervisor.report(STORING, exc)
+                await asyncio.sleep(delay)
+                delay = min(self._supervisor.backoff_cap, delay * 2)
+                continue
+            self._supervisor.clear(STORING)
+            return
 
     async def _write(self, items: list[Reading | _Mark]) -> None:
         batch: list[Reading] = []
@@ -304,18 +336,32 @@ class Collector:
     # --- history --------------------------------------------------------------------------------
 
     async def _sync_loop(self) -> None:
+        delay = self._supervisor.backoff_initial
         while True:
             request = await self._requests.get()
             self._syncing = True
+            again = False
             try:
                 await self._fetch_history(request.entity_ids, request.until)
+                self._supervisor.clear(BACKFILL)
+                delay = self._supervisor.backoff_initial
             except LinkDown:
                 _LOGGER.info("Backfill paused: the link to Home Assistant is down; it resumes on reconnect")
-            except Exception:
-                _LOGGER.exception("Backfill failed; it is tried again on the next connect")
+            except Exception as exc:
+                if transient(exc):
+                    # The store cannot take it now: resume after a pause (what committed is not fetched again).
+                    self._supervisor.report(BACKFILL, exc)
+                    again = True
+                else:
+                    _LOGGER.exception("Backfill failed; it is tried again on the next connect")
             finally:
                 self._syncing = False
-                request.done.set()
+                if not again:
+                    request.done.set()
+            if again:
+                await asyncio.sleep(delay)
+                delay = min(self._supervisor.backoff_cap, delay * 2)
+                self._requests.put_nowait(request)
 
     async def _fetch_history(self, entity_ids: set[str], until: float) -> None:
         if not entity_ids:

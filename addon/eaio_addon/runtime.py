@@ -26,6 +26,7 @@ from .mcp_servers import EnergyBackend, McpHttpServer, StoreEnergyBackend, mqtt_
 from .options import Options
 from .outbox import OutboxSender
 from .store import OutboxItem, Store, StoreDb
+from .supervision import Supervisor, Work
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Settings:
     reconnect_cap: float = 30.0
     recorder_lag: float = RECORDER_LAG
     registry_debounce: float = 2.0
+    task_backoff: float = 1.0  # first wait before a failed background task starts again (doubles)
+    task_backoff_cap: float = 60.0
+    task_healthy_after: float = 30.0  # running this long without failing clears its trouble
 
 
 class Runtime:
@@ -63,7 +67,8 @@ class Runtime:
         self._collector: Collector | None = None
         self._sender: OutboxSender | None = None
         self._runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self.supervisor = Supervisor(backoff_initial=settings.task_backoff, backoff_cap=settings.task_backoff_cap,
+                                     healthy_after=settings.task_healthy_after)
         self._stopped = False
         self._agents: AgentSwarm | None = None
         self.energy_backend: Any = None  # what the MCP energy server serves (agents.energy_backend)
@@ -101,7 +106,8 @@ class Runtime:
                             backoff_initial=min(1.0, settings.reconnect_cap), backoff_cap=settings.reconnect_cap)
         self._collector = Collector(self._link, self._store, option_entities=settings.options.learned_entities,
                                     backfill_days=settings.options.backfill_days,
-                                    recorder_lag=settings.recorder_lag, registry_debounce=settings.registry_debounce)
+                                    recorder_lag=settings.recorder_lag, registry_debounce=settings.registry_debounce,
+                                    supervisor=self.supervisor)
         self._collector.attach()
         self._sender = OutboxSender(self._store, self._link)
         self._sender.attach()
@@ -124,12 +130,14 @@ class Runtime:
         _LOGGER.info("EAIO add-on %s (%s): API on http://%s:%d, store %s", __version__, settings.mode,
                      settings.host, self.port, self._store.path)
         await self._start_mcp()
-        self._spawn("link", self._link.run())
-        self._spawn("outbox", self._sender.run())
-        self._spawn("purge", self._purge_loop())
+        # Factories, not coroutines: the supervisor starts a failed one again.
+        self._spawn("link", self._link.run)
+        self._spawn("outbox", self._sender.run)
+        self._spawn("purge", self._purge_loop)
         self._agents.attach(self._spawn)  # the LLM check and the schedule run as tasks: start does not wait
         if settings.mode == "supervisor" and settings.supervisor_token:
-            self._spawn("discovery", announce(self._session, settings.supervisor_token, self.port, self.api_token))
+            session, token = self._session, settings.supervisor_token
+            self._spawn("discovery", lambda: announce(session, token, self.port, self.api_token))
 
     async def _start_mcp(self) -> None:
         options = self.settings.options
@@ -155,15 +163,8 @@ class Runtime:
             raise ConnectionError("the MCP servers are not running")
         return self._mcp.url(server_name)
 
-    def _spawn(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(work, name=f"eaio-{name}")
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
-
-    @staticmethod
-    def _task_done(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            _LOGGER.error("Task %s stopped with an error", task.get_name(), exc_info=exc)
+    def _spawn(self, name: str, work: Work | Coroutine[Any, Any, Any]) -> None:
+        self.supervisor.spawn(name, work)
 
     async def stop(self) -> None:
         """Stop taking requests and events, store what is queued, close the store (once)."""
@@ -180,10 +181,7 @@ class Runtime:
             await self._collector.stop()
         if self._agents is not None:
             await self._agents.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.supervisor.stop()
         if self._store is not None:
             await self._store.close()
         if self._session is not None:
@@ -239,6 +237,7 @@ class Runtime:
                             + (f" ({link.last_error})" if link.last_error else ""))
         if head is not None and head.last_error:
             problems.append(f"push {head.push_id} ({head.domain}.{head.service}) waiting: {head.last_error}")
+        problems.extend(self.supervisor.problems())
         if self.collector.missing:
             problems.append("entities in the options that Home Assistant does not have: "
                             + ", ".join(sorted(self.collector.missing)))

@@ -147,10 +147,8 @@ class StoreDb:
             _LOGGER.info("Store %s: schema migrated to version %s", path, applied[-1])
         self._ids: dict[str, int] = {}
         self._state_class: dict[int, str | None] = {}
-        for key, entity_id, state_class in self._db.execute("SELECT id, entity_id, state_class FROM entities"):
-            self._ids[entity_id] = key
-            self._state_class[key] = state_class
-        self._readings = int(self._db.execute("SELECT count(*) FROM readings").fetchone()[0])
+        self._readings = 0
+        self._load_caches()
 
     def close(self) -> None:
         self._db.close()
@@ -161,9 +159,29 @@ class StoreDb:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT (a full disk) leaves the transaction open: without this every later
+            # BEGIN fails too, and the store stays broken after the cause is gone.
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        # What the rolled-back transaction added to the caches is not in the database.
+        self._load_caches()
+
+    def _load_caches(self) -> None:
+        self._ids = {}
+        self._state_class = {}
+        for key, entity_id, state_class in self._db.execute("SELECT id, entity_id, state_class FROM entities"):
+            self._ids[entity_id] = key
+            self._state_class[key] = state_class
+        self._readings = int(self._db.execute("SELECT count(*) FROM readings").fetchone()[0])
 
     def _entity(self, entity_id: str) -> int:
         key = self._ids.get(entity_id)
