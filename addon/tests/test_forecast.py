@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from eaio_addon.engine.calendar import calendar_features, hours_in_local_day, local_midnight
@@ -285,3 +285,28 @@ def test_interface_checks() -> None:
         LoadForecaster().predict(home().day(20), 24)
     with pytest.raises(ValueError, match="timezone-aware"):
         LoadForecaster().fit(home().load).predict(datetime(2024, 3, 1), 24)
+
+
+def test_a_home_only_yesterday_explains_is_forecast_no_worse_than_yesterday() -> None:
+    """Each day repeats yesterday with a drift no calendar or profile input carries: the
+    simple rule is the best forecast, and the combination chosen on held-out weeks finds it."""
+    rng = np.random.default_rng(7)
+    days = 50
+    profile = np.empty((days, 24))
+    profile[0] = 1.0 + rng.random(24)
+    for d in range(1, days):
+        profile[d] = np.clip(profile[d - 1] + rng.normal(0.0, 0.4, 24), 0.1, None)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    load = HourlySeries(start, profile.ravel())
+    errors: list[float] = []
+    naive_errors: list[float] = []
+    notes: list[str] = []
+    for d in (46, 47, 48, 49):
+        at = start + d * 24 * HOUR
+        forecast = LoadForecaster(tz="UTC").fit(HourlySeries(start, load.values[: d * 24])).predict(at, 24)
+        actual = profile[d]
+        errors.append(float(np.mean((actual - forecast.p50) ** 2)))
+        naive_errors.append(float(np.mean((actual - profile[d - 1]) ** 2)))
+        notes.extend(forecast.notes)
+    assert np.mean(errors) <= 1.05 * np.mean(naive_errors)
+    assert any("same hour yesterday" in n for n in notes)

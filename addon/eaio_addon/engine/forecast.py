@@ -24,7 +24,10 @@ on data at or after the issue time is never used (``predict`` retrains on the da
 Band and size. The last weeks of history are held out: a model trained on the data before
 them forecasts them, which picks the number of boosting rounds (the fewest within 0.5 % of
 the best error: household load is mostly noise, and more rounds fit the noise), the ridge
-model's weight in the average (the tenth from 0 to 1 with the least squared error) and gives
+model's weight in the average (the tenth from 0 to 1 with the least squared error), the
+weights of the two simple rules next to that average (same hour yesterday and same hour last
+week, every split in tenths including each rule alone, so a home whose load the models cannot
+learn gets the rule that does best on it, never worse on the held-out weeks) and gives
 the band, as the blended forecast's errors' quantiles within three bands of forecast level.
 The final models are trained on everything with that many rounds and that weight. The band is therefore measured out of
 sample on recent data rather than assumed. With too little history, a seasonal-naive
@@ -62,7 +65,8 @@ STOP_TOLERANCE = 1.005  # fewest rounds whose held-out error is within 0.5 % of 
 SEARCH_PERIODS = 4  # how many periods back the seasonal-naive forecast looks past a gap
 RIDGE_ALPHAS = np.logspace(-1, 4, 11)  # ridge penalty chosen among these by leave-one-out error
 BLEND_WEIGHTS = np.linspace(0.0, 1.0, 11)  # ridge weight in the average, chosen on held-out weeks
-WEEK_LEVEL, LONG_PROFILE = 5, 6  # columns of lag_features
+RULE_WEIGHTS = np.linspace(0.0, 1.0, 11)  # simple rules' weights next to the model, in tenths
+NAIVE_LAG, SEASONAL_LAG, WEEK_LEVEL, LONG_PROFILE = 0, 1, 5, 6  # columns of lag_features
 
 GRADIENT_BOOSTING = "gradient_boosting"
 SEASONAL_NAIVE = "seasonal_naive"
@@ -112,18 +116,53 @@ def _ridge() -> Pipeline:
     )
 
 
+def _simple_rules(x: FloatArray, model: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The simple rules' forecasts (same hour yesterday, same hour last week) from the model
+    inputs, relative to the level like the model's; the model's own where a rule has no value."""
+    lags = len(FEATURE_NAMES)
+    naive, seasonal = x[:, lags + NAIVE_LAG], x[:, lags + SEASONAL_LAG]
+    return np.where(np.isnan(naive), model, naive), np.where(np.isnan(seasonal), model, seasonal)
+
+
+def _rule_weights(goal: FloatArray, model: FloatArray, naive: FloatArray, seasonal: FloatArray) -> tuple[float, float]:
+    """Weights of (same hour yesterday, same hour last week) next to the model, on held-out rows.
+
+    Every split in tenths is tried, the rules alone included, so the combination chosen is
+    never worse on the held-out weeks than the best simple rule: a home whose load the model
+    cannot learn ends with the rule that does best on it.
+    """
+    best, chosen = math.inf, (0.0, 0.0)
+    for wn in RULE_WEIGHTS:
+        for ws in RULE_WEIGHTS:
+            if wn + ws > 1.0 + 1e-9:
+                break
+            combined = (1.0 - wn - ws) * model + wn * naive + ws * seasonal
+            error = float(np.mean((goal - combined) ** 2))
+            if error < best - 1e-12:
+                best, chosen = error, (float(wn), float(ws))
+    return chosen
+
+
 @dataclass(frozen=True)
 class _Blend:
-    """Boosted trees and a ridge regression on the same inputs, averaged with a weight."""
+    """Boosted trees and a ridge regression on the same inputs, averaged with a weight, then
+    combined with the simple rules (same hour yesterday and last week) at weights chosen on
+    held-out weeks."""
 
     boosted: HistGradientBoostingRegressor
     ridge: Pipeline
     ridge_weight: float
+    naive_weight: float = 0.0
+    seasonal_weight: float = 0.0
 
     def predict(self, x: FloatArray) -> FloatArray:
         out = self.boosted.predict(x)
         if self.ridge_weight > 0.0:
             out = (1.0 - self.ridge_weight) * out + self.ridge_weight * self.ridge.predict(_linear_inputs(x))
+        if self.naive_weight > 0.0 or self.seasonal_weight > 0.0:
+            naive, seasonal = _simple_rules(x, out)
+            model_weight = 1.0 - self.naive_weight - self.seasonal_weight
+            out = model_weight * out + self.naive_weight * naive + self.seasonal_weight * seasonal
         return np.asarray(out, dtype=np.float64)
 
 
@@ -577,8 +616,11 @@ class LoadForecaster:
         blends = [(1.0 - w) * boosted + w * held_out for w in BLEND_WEIGHTS]
         best = int(np.argmin([np.mean((goal[cal_rows] - b) ** 2) for b in blends]))
         weight, predicted = float(BLEND_WEIGHTS[best]), blends[best]
+        naive, seasonal = _simple_rules(x[cal_rows], predicted)
+        wn, ws = _rule_weights(goal[cal_rows], predicted, naive, seasonal)
+        predicted = (1.0 - wn - ws) * predicted + wn * naive + ws * seasonal
         edges, lower, upper = self._band(level[cal_rows] + predicted, goal[cal_rows] - predicted)
-        return _BlockModel(_Blend(final, ridge, weight), edges, lower, upper, cutoff)
+        return _BlockModel(_Blend(final, ridge, weight, wn, ws), edges, lower, upper, cutoff)
 
     def _band(self, predicted: FloatArray, errors: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Error quantiles within each third of forecast level.
@@ -615,6 +657,10 @@ class LoadForecaster:
             lo, hi = (block - 1) * DAY, min(block * DAY, model_hours)
             model, again = self._model(block, keys, start)
             retrained |= again
+            rules = model.regressor
+            if block == 1 and rules.naive_weight + rules.seasonal_weight > 0.0:
+                notes.append(f"combined with simple rules chosen on held-out weeks: same hour yesterday "
+                             f"{rules.naive_weight:.0%}, same hour last week {rules.seasonal_weight:.0%}")
             target = np.arange(n + lo, n + hi)
             x, level = self._inputs(load, history.start, target, np.full(target.size, n), block, forecast_weather)
             if np.isnan(level).any():  # no load in the past four weeks: the history's mean level
