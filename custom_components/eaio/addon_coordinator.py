@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import Platform
 from homeassistant.core import Context, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import UpdateFailed
@@ -17,25 +17,15 @@ from .addon_client import AddonAuthError, AddonClient, AddonError
 from .const import CONF_TOKEN, CONF_URL, DOMAIN
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator
 from .entity_spec import EntitySpec
+from .guard import Command, get_guard
 from .recommendations import RecommendationBook
+
+if TYPE_CHECKING:
+    from .executor import PlanExecutor
 
 _LOGGER = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = timedelta(seconds=30)
-
-# Services a recommendation may call, and the state attributes that bound the value it sets.
-SERVICE_BOUNDS: dict[str, tuple[str, str, str] | None] = {
-    "number.set_value": ("value", "min", "max"),
-    "input_number.set_value": ("value", "min", "max"),
-    "climate.set_temperature": ("temperature", "min_temp", "max_temp"),
-    "water_heater.set_temperature": ("temperature", "min_temp", "max_temp"),
-    "fan.set_percentage": ("percentage", "", ""),
-    "switch.turn_on": None,
-    "switch.turn_off": None,
-    "light.turn_off": None,
-    "light.turn_on": None,
-    "climate.set_hvac_mode": None,
-}
 
 STATUS_SPECS = [
     EntitySpec(
@@ -87,6 +77,8 @@ class AddonCoordinator(EaioCoordinator):
         self.model = "Optimizer add-on"
         self.health: dict[str, Any] = {}
         self._unsub_expiry: Any = None
+        # The plan executor of this link (set up with the link; None until then).
+        self.executor: PlanExecutor | None = None
 
     async def async_start(self) -> None:
         await self.book.async_load()
@@ -107,7 +99,8 @@ class AddonCoordinator(EaioCoordinator):
             self.health = await self.client.health()
         except AddonAuthError as err:
             self.set_online(False, str(err))
-            raise UpdateFailed(translation_domain=DOMAIN, translation_key="addon_auth_failed") from err
+            # Home Assistant starts the reauthentication flow, which asks for the current token.
+            raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="addon_auth_failed") from err
         except AddonError as err:
             self.set_online(False, str(err))
             raise UpdateFailed(
@@ -146,7 +139,9 @@ class AddonCoordinator(EaioCoordinator):
                 translation_placeholders={"error": str(err)},
             ) from err
 
-    async def async_apply(self, rec_id: str, context: Context | None) -> None:
+    async def async_apply(
+        self, rec_id: str, context: Context | None, requester: str = "recommendation"
+    ) -> None:
         """Carry out a recommendation's action within the bounds that guard every write."""
         rec = self.book.open.get(rec_id)
         if rec is None:
@@ -156,6 +151,7 @@ class AddonCoordinator(EaioCoordinator):
                 translation_placeholders={"id": rec_id},
             )
         action = rec.action
+        guard = get_guard(self.hass)
         if action["type"] == "write_point":
             target = self.hass.config_entries.async_get_entry(action["config_entry_id"])
             if (
@@ -168,61 +164,47 @@ class AddonCoordinator(EaioCoordinator):
                     translation_key="unknown_target",
                     translation_placeholders={"id": rec_id, "target": action["config_entry_id"]},
                 )
-            await target.runtime_data.async_write(action["point"], action["value"], context)
+            await guard.async_write_point(
+                target.runtime_data, action["point"], action["value"], requester, context
+            )
         elif action["type"] == "service":
-            await self._async_call_service(rec_id, action, context)
-        _LOGGER.info(
-            "Recommendation %s applied (asked by user %s)", rec_id, context.user_id if context else None
-        )
-        self.book.close(rec_id, "applied")
-
-    async def _async_call_service(self, rec_id: str, action: dict[str, Any], context: Context | None) -> None:
-        service = action["service"]
-        if service not in SERVICE_BOUNDS:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="service_not_allowed",
-                translation_placeholders={"service": service, "allowed": ", ".join(sorted(SERVICE_BOUNDS))},
-            )
-        entity_ids = action.get("target", {}).get("entity_id", [])
-        if not entity_ids:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_target",
-                translation_placeholders={"id": rec_id, "target": "(none)"},
-            )
-        bounds = SERVICE_BOUNDS[service]
-        for entity_id in entity_ids:
-            state = self.hass.states.get(entity_id)
-            if state is None:
+            entity_ids = action.get("target", {}).get("entity_id", [])
+            if not entity_ids:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="unknown_target",
-                    translation_placeholders={"id": rec_id, "target": entity_id},
+                    translation_placeholders={"id": rec_id, "target": "(none)"},
                 )
-            if bounds is not None:
-                field_name, low_attr, high_attr = bounds
-                value = action.get("data", {}).get(field_name)
-                low = state.attributes.get(low_attr, 0) if low_attr else 0
-                high = state.attributes.get(high_attr, 100) if high_attr else 100
-                if not isinstance(value, (int, float)) or not low <= value <= high:
-                    raise ServiceValidationError(
-                        translation_domain=DOMAIN,
-                        translation_key="write_out_of_range",
-                        translation_placeholders={
-                            "point": entity_id,
-                            "value": str(value),
-                            "min": str(low),
-                            "max": str(high),
-                        },
-                    )
-        domain, name = service.split(".", 1)
+            commands = [
+                Command(action["service"], entity_id, dict(action.get("data", {})), requester, rec.category,
+                        context, f"recommendation {rec_id}")
+                for entity_id in entity_ids
+            ]  # fmt: skip
+            # Every target is checked before any is changed: all or nothing.
+            for command in commands:
+                guard.check(command)
+            for command in commands:
+                await guard.async_call(command)
+        elif action["type"] == "plan":
+            await self.async_plan_autopilot(action["key"], True, requester, context)
         _LOGGER.info(
-            "Recommendation %s: calling %s on %s with %s", rec_id, service, entity_ids, action.get("data")
+            "Recommendation %s applied (asked by %s, user %s)",
+            rec_id,
+            requester,
+            context.user_id if context else None,
         )
-        await self.hass.services.async_call(
-            domain, name, {**action.get("data", {}), "entity_id": entity_ids}, blocking=True, context=context
-        )
+        self.book.close(rec_id, "applied")
+
+    async def async_plan_autopilot(self, key: str, on: bool, requester: str, context: Context | None) -> None:
+        """Autopilot on or off for the controllable that carries out plan item ``key``."""
+        executor = self.executor
+        if executor is None or executor.controllable_for_key(key) is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="no_controllable",
+                translation_placeholders={"key": key},
+            )
+        await executor.async_set_autopilot(key, on, requester, context)
 
 
 def find_addon_link(hass: HomeAssistant) -> AddonCoordinator | None:

@@ -15,6 +15,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN, EVENT_RECOMMENDATION
+from .guard import action_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ ACTION_SCHEMA = vol.Any(
             vol.Optional("target", default=dict): {vol.Optional("entity_id"): cv.entity_ids},
             vol.Optional("data", default=dict): dict,
         }
+    ),
+    # Carrying out a plan item: applying it turns autopilot on for the controllable of that key.
+    vol.Schema(
+        {vol.Required("type"): "plan", vol.Required("key"): vol.All(cv.string, vol.Length(min=1, max=64))}
     ),
     vol.Schema({vol.Required("type"): "none"}),
 )
@@ -121,6 +126,11 @@ def parse_recommendation(raw: Any) -> Recommendation:
         raise ValueError("; ".join(_humanize(e) for e in err.errors)) from None
     except vol.Invalid as err:
         raise ValueError(_humanize(err)) from None
+    action = data["action"]
+    if action["type"] == "service":
+        problem = action_problem(data["category"], action["service"], action["data"])
+        if problem is not None:
+            raise ValueError(f"action: {problem}")
     valid_until = data.get("valid_until")
     if isinstance(valid_until, datetime):
         if valid_until.tzinfo is None:

@@ -28,6 +28,7 @@ from .const import (
 )
 from .coordinator import EaioCoordinator, WriteFailed
 from .data import get_energy_today
+from .guard import get_guard
 
 READ_SCHEMA = vol.Schema(
     {
@@ -70,7 +71,9 @@ async def _read_points(call: ServiceCall) -> ServiceResponse:
 
 async def _write_point(call: ServiceCall) -> None:
     coordinator = _coordinator(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    await coordinator.async_write(call.data[ATTR_POINT], call.data[ATTR_VALUE], call.context)
+    await get_guard(call.hass).async_write_point(
+        coordinator, call.data[ATTR_POINT], call.data[ATTR_VALUE], "person", call.context
+    )
 
 
 SUBMIT_SCHEMA = vol.Schema(

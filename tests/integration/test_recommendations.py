@@ -172,7 +172,7 @@ async def test_apply_service_action_bounded_and_unknown_targets(
     fan = entity_ids(hass, device)["fan_speed_setpoint"]
     await _linked(hass, addon)
     set_value = {"type": "service", "service": "number.set_value", "target": {"entity_id": fan}}
-    await _submit(
+    response = await _submit(
         hass,
         [
             _rec("fan", action={**set_value, "data": {"value": 45}}),
@@ -187,13 +187,16 @@ async def test_apply_service_action_bounded_and_unknown_targets(
             _rec("gone", action={"type": "write_point", "config_entry_id": "nope", "point": "x", "value": 1}),
         ],
     )
+    # A service outside the category's allow-list is refused at submit, with the reason.
+    assert [r["id"] for r in response["refused"]] == ["shell"]
+    assert "may not call shell_command.anything" in response["refused"][0]["error"]
     await hass.services.async_call(
         DOMAIN, "apply_recommendation", {"recommendation_id": "fan"}, blocking=True
     )
     await hass.async_block_till_done()
     assert hass.states.get(fan).state == "45.0"  # type: ignore[union-attr]
-    for rec_id, key in [("fan-low", "write_out_of_range"), ("ghost", "unknown_target"),
-                        ("shell", "service_not_allowed"), ("gone", "unknown_target")]:  # fmt: skip
+    for rec_id, key in [("fan-low", "write_out_of_range"), ("ghost", "target_not_allowed"),
+                        ("gone", "unknown_target")]:  # fmt: skip
         with pytest.raises(ServiceValidationError) as err:
             await hass.services.async_call(
                 DOMAIN, "apply_recommendation", {"recommendation_id": rec_id}, blocking=True
