@@ -18,6 +18,12 @@ Two ways to forecast, chosen per hour:
   (a high percentile of output / clear-sky irradiance over recent days), scaled by the
   distribution of recent days' yield relative to that clear-day potential.
 
+Both learn the array as the data shows it: its size and its orientation and shading (a gain
+per hour of the day), and its ageing (the clear-day response is re-learnt from the recent days).
+Each fit also judges the array (``engine.pv_health``): when it produces far below what the sky
+allows (dead, disconnected, covered, curtailed), the forecast falls back to the output measured
+since it dropped, and ``health`` carries the evidence for an alert.
+
 Values are kWh in the hour (the hour's mean kW), in the units of the history it was fitted on.
 """
 
@@ -29,7 +35,8 @@ from datetime import datetime
 
 import numpy as np
 
-from .series import FloatArray, Forecast, HourlySeries
+from .pv_health import PvHealth, assess, low_days_start
+from .series import HOUR, FloatArray, Forecast, HourlySeries
 
 SOLAR_KEY = "solar"
 CLOUD_KEY = "cloud_cover"
@@ -159,6 +166,7 @@ class PvForecaster:
         self._weather_fit: _WeatherFit | None = None
         self._clear_fit: _ClearFit | None = None
         self._cap: float | None = capacity_kw
+        self.health: PvHealth | None = None  # the array's verdict from the last fit
 
     # -- fitting --
 
@@ -170,6 +178,16 @@ class PvForecaster:
         if finite.any():
             observed_max = float(np.nanmax(values))
             self._cap = self.capacity_kw if self.capacity_kw is not None else 1.05 * observed_max
+        solar = None if weather is None else weather.get(SOLAR_KEY)
+        self.health = assess(HourlySeries(pv.start, values), cs, self.longitude, capacity_kw=self.capacity_kw,
+                             irradiance=solar)  # fmt: skip
+        first = low_days_start(self.health, pv.start)
+        if first is not None:
+            # The array is not producing what the sky allows: forecast what it has been producing
+            # since, not what it used to (a weather fit on the older data would promise that).
+            self._clear_fit = self._fit_clear(pv.start + first * HOUR, values[first:], cs[first:])
+            self._weather_fit = None
+            return self
         self._clear_fit = self._fit_clear(pv.start, values, cs)
         self._weather_fit = None
         if weather is not None:
@@ -205,7 +223,9 @@ class PvForecaster:
             if sel.sum() >= 4 and np.isfinite(pv_r[sel]).all() and potential[sel].sum() > 0:
                 ratios.append(pv_r[sel].sum() / potential[sel].sum())
         if not ratios:
-            return None
+            # Daylight hours were measured but the array produced nothing in them: that is the
+            # forecast (not the nameplate's guess, which is for a site without history).
+            return _ClearFit(gain=gain, scale=(0.0, 0.0, 0.0)) if not gain.any() else None
         q10, q50, q90 = (float(v) for v in np.percentile(ratios, [10, 50, 90]))
         return _ClearFit(gain=gain, scale=(q10, q50, max(q90, q50)))
 
@@ -321,6 +341,9 @@ class PvForecaster:
                 method = weather_method
                 if not has.all():
                     notes.append(f"{int((~has).sum())} hours without weather use the clear-sky shape")
+        if self.health is not None and self.health.underperforming:
+            method = "measured_fallback"
+            notes.append(f"{self.health.evidence}: forecast from the measured output since")
         cap = self._cap if self._cap is not None else np.inf
         p50 = np.clip(p50, 0.0, cap)
         p10 = np.clip(np.minimum(p10, p50), 0.0, cap)
