@@ -15,12 +15,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from . import bounded_json
 from .ingress_page import render_page
 
 _LOGGER = logging.getLogger(__name__)
 
 SUPERVISOR_INGRESS_ADDRESS = "172.30.32.2"
 MAX_BODY = 64 * 1024
+MAX_BODY_DEPTH = 16  # the API's bodies are flat objects
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,7 +61,8 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool) -> web.A
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_ingress(request.remote, request.headers, trust_ingress=trust_ingress):
             return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
+        # Undecodable header bytes are kept as surrogates: encode them back, or a non-ASCII header is a 500.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             _LOGGER.debug("Refused %s %s from %s: %s token", request.method, request.path, request.remote,
                           "wrong" if given else "no")
@@ -107,8 +110,13 @@ async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
     """The request's JSON object body (an empty body counts as {}), or a 400 answer saying what is wrong."""
     if not request.can_read_body:
         return {}
+    raw = await request.read()
     try:
-        body = await request.json()
+        body = bounded_json.loads(raw, max_chars=MAX_BODY, max_depth=MAX_BODY_DEPTH)
+    except bounded_json.InputTooLarge as exc:
+        _LOGGER.info("Refused %s %s from %s: the body is %s: %s", request.method, request.path, request.remote,
+                     exc, bounded_json.excerpt(raw))
+        return web.json_response({"error": "bad_request", "message": f"the body is {exc}"}, status=400)
     except ValueError:
         return web.json_response({"error": "bad_request", "message": "the body is not valid JSON"}, status=400)
     if not isinstance(body, dict):

@@ -21,6 +21,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from .bounded_json import excerpt
+
 _ELEMENT = re.compile(
     r"^(?:"
     r"(?P<bool>bool)"
@@ -198,22 +200,23 @@ def _validate_element(element: Element, value: Any, path: str) -> Any:
         _in_range(len(text), element.minimum, element.maximum, path, what="length")
         return text
     if kind == "email":
-        if not _EMAIL.match(text):
-            raise OptionError(path, f"'{text}' is not an e-mail address")
+        if not _EMAIL.fullmatch(text):
+            raise OptionError(path, f"'{excerpt(text)}' is not an e-mail address")
         return text
     if kind == "url":
         parts = urlsplit(text)
         if not parts.scheme or not parts.netloc:
-            raise OptionError(path, f"'{text}' is not a URL (scheme and host, e.g. http://host:11434)")
+            raise OptionError(path, f"'{excerpt(text)}' is not a URL (scheme and host, e.g. http://host:11434)")
         return text
     if kind == "match":
         assert element.pattern is not None
-        if not re.match(element.pattern, text):
-            raise OptionError(path, f"'{text}' does not match {element.pattern}")
+        # In full: with re.match a "$" also matches before a trailing newline ("sensor.x\n" passed).
+        if not re.fullmatch(element.pattern, text):
+            raise OptionError(path, f"'{excerpt(text)}' does not match {element.pattern}")
         return text
     if kind == "list":
         if text not in element.choices:
-            raise OptionError(path, f"'{text}' is not one of {', '.join(element.choices)}")
+            raise OptionError(path, f"'{excerpt(text)}' is not one of {', '.join(element.choices)}")
         return text
     raise OptionError(path, f"unsupported type {kind}")  # unreachable: parse_element knows every kind
 

@@ -16,14 +16,22 @@ import math
 from pathlib import Path
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from .bounded_json import InputTooLarge, check_bounds, excerpt
 from .mcp_servers.topics import topic_filter_problem
 from .option_types import OptionError, validate
 
 ENTITY_ID = r"^[a-z0-9_]+\.[a-z0-9_]+$"
 CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Bounds the schema cannot say (see the note on str(1,) below); a price is per kWh in any currency.
+MAX_NAME_CHARS = 64
+MAX_MODEL_CHARS = 200
+MAX_TOPIC_CHARS = 256
+MAX_PRICE = 1000.0
+MAX_OPTIONS_CHARS = 1024 * 1024
 
 SCHEMA: dict[str, Any] = {
     "ollama_url": "url?",
@@ -222,8 +230,21 @@ def parse_options(raw: Any) -> Options:
         # Not str(1,): the Supervisor compares a string with the range's numbers and refuses every value.
         if not valid[key].strip():
             raise OptionError(key, "must not be empty")
+        _bounded_text(key, valid[key], MAX_MODEL_CHARS)
+    for index, item in enumerate(valid["tariff"]):
+        if not -MAX_PRICE <= item["price"] <= MAX_PRICE:
+            raise OptionError(f"tariff[{index}].price", f"{item['price']:g} per kWh is outside "
+                                                       f"{-MAX_PRICE:g} to {MAX_PRICE:g}")
+    for index, item in enumerate(valid["deferrable_loads"]):
+        _bounded_text(f"deferrable_loads[{index}].name", item["name"], MAX_NAME_CHARS)
+    if (url := valid.get("ollama_url")) and urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise OptionError("ollama_url", f"'{excerpt(url)}' must start with http:// or https://")
+    for key in ("mqtt_host", "mqtt_username"):
+        if valid.get(key):
+            _bounded_text(key, valid[key], MAX_NAME_CHARS * 4)
     entities = tuple(dict.fromkeys(valid["entities"]))  # keep order, drop repeats
     for index, pattern in enumerate(valid.get("mqtt_allowed_topics") or []):
+        _bounded_text(f"mqtt_allowed_topics[{index}]", pattern, MAX_TOPIC_CHARS)
         if problem := topic_filter_problem(pattern):
             raise OptionError(f"mqtt_allowed_topics[{index}]", f"'{pattern}' is not an MQTT topic filter: {problem}")
     return Options(
@@ -250,6 +271,13 @@ def parse_options(raw: Any) -> Options:
         ev=_ev(valid.get("ev") or {}),
         roles={role: entity for role, entity in (valid.get("roles") or {}).items() if entity},
     )
+
+
+def _bounded_text(path: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise OptionError(path, f"'{excerpt(text, 40)}' is longer than {limit} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise OptionError(path, f"'{excerpt(text, 40)}' holds a control character (a line break?)")
 
 
 def _battery(valid: dict[str, Any]) -> BatteryOptions | None:
@@ -357,11 +385,16 @@ def load_options(path: Path) -> Options:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise OptionError("(file)", f"cannot read {path}: {exc.strerror or exc}") from None
+    kind = "JSON" if path.suffix == ".json" else "YAML"
     try:
+        check_bounds(text, max_chars=MAX_OPTIONS_CHARS)
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except InputTooLarge as exc:
+        raise OptionError("(file)", f"{path} is refused: {exc}") from None
+    except RecursionError:  # nesting the bracket count cannot see (YAML's block style)
+        raise OptionError("(file)", f"{path} is refused: nested too deep") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise OptionError("(file)", f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                                    f"{exc}") from None
+        raise OptionError("(file)", f"{path} is not valid {kind}: {excerpt(str(exc), 300)}") from None
     return parse_options({} if raw is None else raw)
 
 

@@ -77,7 +77,9 @@ class BearerGate:
         given = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = given.partition(" ")
         expected = self._token()
-        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(token.strip(), expected):
+        # Bytes, not text: compare_digest refuses non-ASCII text with a TypeError (a 500, not a 401).
+        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
+                token.strip().encode("latin-1"), expected.encode("utf-8")):
             reason = "missing bearer token" if not given else "wrong bearer token"
             body = json.dumps({"error": "unauthorized", "message": reason}).encode()
             await send({"type": "http.response.start", "status": 401, "headers": [
