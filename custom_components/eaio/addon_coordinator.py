@@ -18,6 +18,7 @@ from .const import CONF_TOKEN, CONF_URL, DOMAIN
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator
 from .entity_spec import EntitySpec
 from .guard import Command, get_guard
+from .plan import PlanBook
 from .recommendations import RecommendationBook
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class AddonCoordinator(EaioCoordinator):
         )
         self.client = AddonClient(async_get_clientsession(hass), entry.data[CONF_URL], entry.data[CONF_TOKEN])
         self.book = RecommendationBook(hass, entry.entry_id, self.async_update_listeners)
+        self.plans = PlanBook(hass, entry.entry_id)
         self.specs = list(STATUS_SPECS)
         self.manufacturer = "EAIO"
         self.model = "Optimizer add-on"
@@ -82,6 +84,7 @@ class AddonCoordinator(EaioCoordinator):
 
     async def async_start(self) -> None:
         await self.book.async_load()
+        await self.plans.async_load()
         self.book.expire_due()
         self._unsub_expiry = async_track_time_interval(self.hass, self._expire, timedelta(minutes=1))
 
@@ -93,6 +96,7 @@ class AddonCoordinator(EaioCoordinator):
         if self._unsub_expiry is not None:
             self._unsub_expiry()
         await self.book.async_flush()
+        await self.plans.async_close()
 
     async def _async_update_data(self) -> DeviceData:
         try:

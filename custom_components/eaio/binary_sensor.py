@@ -11,8 +11,10 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .addon_coordinator import AddonCoordinator
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
+from .plan_entities import async_setup_plan_entities
 
 PARALLEL_UPDATES = 0
 
@@ -33,6 +35,10 @@ async def async_setup_entry(
         for point in coordinator.specs
         if point.platform is Platform.BINARY_SENSOR
     )
+    if isinstance(coordinator, AddonCoordinator):
+        entry.async_on_unload(
+            async_setup_plan_entities(coordinator, coordinator.plans, Platform.BINARY_SENSOR, async_add_entities)
+        )
 
 
 class EaioBinarySensor(EaioPointEntity, BinarySensorEntity):

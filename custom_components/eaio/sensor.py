@@ -16,6 +16,7 @@ from .addon_coordinator import AddonCoordinator
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
 from .entity_spec import EntitySpec
+from .plan_entities import async_setup_plan_entities
 from .recommendation_sensor import recommendation_sensors
 
 # The coordinator does all I/O; entities only read its data.
@@ -47,6 +48,9 @@ async def async_setup_entry(
     )
     if isinstance(coordinator, AddonCoordinator):
         async_add_entities(recommendation_sensors(hass, coordinator))
+        entry.async_on_unload(
+            async_setup_plan_entities(coordinator, coordinator.plans, Platform.SENSOR, async_add_entities)
+        )
 
 
 class EaioSensor(EaioPointEntity, SensorEntity):

@@ -116,6 +116,27 @@ async def _submit(call: ServiceCall) -> ServiceResponse:
     return result
 
 
+PLAN_SCHEMA = vol.Schema(
+    # The plan itself is validated item by item in plan.py, so a bad item costs only itself.
+    {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string},
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+async def _submit_plan(call: ServiceCall) -> ServiceResponse:
+    coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    raw = {k: v for k, v in call.data.items() if k != ATTR_CONFIG_ENTRY_ID}
+    try:
+        result: dict[str, Any] = coordinator.plans.submit(raw)
+    except ValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_plan",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return result
+
+
 async def _apply(call: ServiceCall) -> None:
     coordinator = _addon(call.hass, call.data.get(ATTR_CONFIG_ENTRY_ID))
     await coordinator.async_apply(call.data["recommendation_id"], call.context)
@@ -192,6 +213,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_APPLY_RECOMMENDATION, _apply, schema=RECOMMENDATION_ID_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, "submit_plan", _submit_plan, schema=PLAN_SCHEMA, supports_response=SupportsResponse.ONLY
     )
     hass.services.async_register(
         DOMAIN, SERVICE_DISMISS_RECOMMENDATION, _dismiss, schema=RECOMMENDATION_ID_SCHEMA
