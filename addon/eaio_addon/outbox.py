@@ -33,6 +33,10 @@ _LOGGER = logging.getLogger(__name__)
 
 PERMANENT = frozenset({"invalid_format"})
 WAITING = frozenset({"not_found", "service_validation_error", "unauthorized"})
+# An integration older than plans has no eaio.submit_plan: a plan is given up after a few tries (the next
+# run makes a new one) instead of holding up every push behind it.
+GIVE_UP_NOT_FOUND = frozenset({"submit_plan"})
+PLAN_ATTEMPTS = 3
 
 
 class OutboxSender:
@@ -101,7 +105,8 @@ class OutboxSender:
 
     async def _failed_attempt(self, item: OutboxItem, exc: HaError) -> None:
         attempts = item.attempts + 1
-        if exc.code in PERMANENT or (exc.code not in WAITING and attempts >= self._max_attempts):
+        if exc.code in PERMANENT or (exc.code not in WAITING and attempts >= self._max_attempts) or (
+                exc.code == "not_found" and item.service in GIVE_UP_NOT_FOUND and attempts >= PLAN_ATTEMPTS):
             _LOGGER.error("Push %s (%s.%s) refused by Home Assistant after %d attempt(s), dropped from the "
                           "queue (kept in the store as failed): %s", item.push_id, item.domain, item.service,
                           attempts, exc)

@@ -44,7 +44,7 @@ async def test_a_battery_is_charged_in_cheap_hours_and_discharged_in_the_peak(st
     assert result.status == "ok", result.errors
     battery = next(r for r in result.recommendations if r["method"] == "battery_dispatch")
     assert battery["id"] == "load-battery-schedule" and battery["category"] == "load"
-    assert battery["action"] == {"type": "none"}  # EAIO does not drive the battery
+    assert battery["action"] == {"type": "plan", "key": "battery"}  # applying it follows the pushed plan
     assert "target_entity" not in battery
     assert battery["estimated_savings_per_day"] > 0
     # Grid energy only moves to cheaper hours: no kWh is saved (the losses add to the import).

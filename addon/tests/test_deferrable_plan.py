@@ -122,9 +122,9 @@ async def test_the_dishwasher_runs_outside_the_peak(store: Any) -> None:
     start = int(str(dish.facts["start"])[:2])
     assert start not in PEAK and (start + 1) % 24 not in PEAK and (start >= 21 or start <= 5)
     assert dish.facts["start_at_window_start"] == "18:00" and dish.facts["window"] == "18:00-07:00"
-    # A shift saves money, not energy; EAIO cannot start the dishwasher later, so it only names the switch.
+    # A shift saves money, not energy; the timed start is in the pushed plan, applying it follows the plan.
     assert dish.kwh_per_day == 0.0 and any("saves none" in r for r in dish.reasons)
-    assert dish.action == {"type": "none"} and dish.target_entity == "switch.dishwasher"
+    assert dish.action == {"type": "plan", "key": "dishwasher"} and dish.target_entity == "switch.dishwasher"
     assert dish.valid_until == ctx.now + timedelta(days=1)
     # The saving is the engine's: the plan with the run held at 18:00 against the plan.
     site = site_inputs(ctx)
@@ -144,7 +144,7 @@ async def test_the_ev_charges_outside_the_peak(store: Any) -> None:
     ev = next(c for c in ctx.candidates if c.key == "ev-charging")
     assert ev.method == "ev_charge_shift" and ev.kwh_per_day == 0.0
     assert ev.title == f"Charge the EV {ev.facts['charge']}"
-    assert ev.action == {"type": "none"} and ev.target_entity is None
+    assert ev.action == {"type": "plan", "key": "car"} and ev.target_entity is None
     plan = ctx.plans["load"]
     assert isinstance(plan, Plan) and ctx.price is not None
     charging = plan.evs[0].power_kw > 1e-3

@@ -29,6 +29,7 @@ from .base import Agent
 from .bus import EventBus
 from .candidate import Candidate
 from .optimizers import per_day, site_inputs
+from .plan_push import BATTERY_KEY, CAR_KEY, LoadPlanParts
 from .site import RunContext
 
 SOC_LOOKBACK = timedelta(days=2)  # an older state of charge says nothing about the battery now
@@ -94,6 +95,8 @@ class LoadAgent(Agent):
         if plan is None:
             plan = await asyncio.to_thread(make_plan, site)
         ctx.plans.setdefault("load", plan)
+        ev_shift = next((s for s in shifts if s.ev is not None), None)
+        ctx.plans.setdefault("load_parts", LoadPlanParts(site, spec, ev_shift.window_end if ev_shift else None))
         waste = (ctx.analysis or {}).get("waste")
         if isinstance(waste, AlwaysOnWaste) and waste.excess_kw > 0:
             out.append(_waste_candidate(ctx, waste))
@@ -213,7 +216,7 @@ def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spe
         category="load",
         key="battery-schedule",
         title=title,
-        action={"type": "none"},
+        action={"type": "plan", "key": BATTERY_KEY},  # the whole schedule is in the pushed plan
         kwh_per_day=round(per_day(import_avoided, hours), 3),
         money_per_day=round(per_day(saving, hours), 3),
         confidence=0.7 if soc_source != "min_soc" else 0.6,
@@ -230,6 +233,7 @@ class Shift:
 
     label: str  # for people: "dishwasher", "the EV"
     key: str  # the candidate's stable key
+    plan_key: str  # the item's key in the pushed plan (a controllable's plan_key)
     window_start: datetime
     window_end: datetime
     entity: str | None
@@ -277,11 +281,11 @@ def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: Si
         hours = math.ceil(load.run_hours - 1e-9)
         last = load.run_hours - (hours - 1)  # the part of the last hour it runs
         profile = (load.power_kw,) * (hours - 1) + (load.power_kw * last,)
-        out.append(Shift(load.name, f"deferrable-{load.key}", begin, end, load.entity,
+        out.append(Shift(load.name, f"deferrable-{load.key}", load.key, begin, end, load.entity,
                          run=DeferrableRun(load.name, profile, begin, end)))
     if ev is not None:
         begin, end = _next_window(site, ev.plugged_in_minute, ev.window_minutes)
-        out.append(Shift("the EV", "ev-charging", begin, end, ev.entity,
+        out.append(Shift("the EV", "ev-charging", CAR_KEY, begin, end, ev.entity,
                          ev=EVCharge(EV_NAME, ev.energy_kwh, ev.max_power_kw, begin, end, EV_CHARGER_EFFICIENCY)))
     return out
 
@@ -327,7 +331,6 @@ def _shift_candidate(ctx: RunContext, plan: Plan, shift: Shift, saving: float, a
     facts.update({"plan_cost": round(plan.totals.cost, 4), "plan_cost_at_window_start": round(at_start.totals.cost, 4),
                   "saving_per_run": round(saving, 4)})
     if shift.entity is not None:
-        # The integration's actions act at once; a start later on cannot be sent, so it is only named.
         facts["entity"] = shift.entity
     reasons.append(f"It costs {saving:.2f} less than at the window's start; it moves energy to cheaper hours "
                    "and saves none, so the kWh saved is 0")
@@ -335,7 +338,7 @@ def _shift_candidate(ctx: RunContext, plan: Plan, shift: Shift, saving: float, a
         category="load",
         key=shift.key,
         title=title,
-        action={"type": "none"},
+        action={"type": "plan", "key": shift.plan_key},  # the timed start is in the pushed plan
         kwh_per_day=0.0,
         money_per_day=round(saving, 3),  # one run (one charge) a day
         confidence=0.7,

@@ -31,6 +31,7 @@ from .hvac import HvacAgent
 from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
+from .plan_push import LoadPlanParts, build_plan, plan_id
 from .savings import SavingsAgent
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
@@ -40,10 +41,11 @@ _LOGGER = logging.getLogger(__name__)
 
 TIMEOUTS: dict[str, float] = {"data": 30, "weather": 20, "analysis": 60, "forecast": 180, "pv": 60, "hvac": 60,
                               "lighting": 30, "load": 60, "strategy": 90, "submit": 15,
-                              "savings": 120}
+                              "savings": 120, "plan": 15}
 HORIZON_H = 48
 
 Submit = Callable[[Sequence[dict[str, Any]], bool], Awaitable[Any]]
+SubmitPlan = Callable[[dict[str, Any]], Awaitable[Any]]
 OpenRecs = Callable[[], Awaitable[list[dict[str, Any]]]]
 Locate = Callable[[], Awaitable[Location | None]]
 
@@ -73,7 +75,8 @@ class Orchestrator:
     def __init__(self, bus: EventBus, options: Options, *, data: DataAgent, weather: WeatherAgent,
                  memory: AgentMemory, submit: Submit, open_recommendations: OpenRecs, locate: Locate,
                  strategy: StrategyAgent | None = None, timeouts: dict[str, float] | None = None,
-                 horizon_h: int = HORIZON_H, event_min_interval_s: float = 300.0) -> None:
+                 horizon_h: int = HORIZON_H, event_min_interval_s: float = 300.0,
+                 submit_plan: SubmitPlan | None = None) -> None:
         self.bus = bus
         self.options = options
         self.data = data
@@ -88,6 +91,8 @@ class Orchestrator:
         self.savings = SavingsAgent(bus, memory)
         self.strategy = strategy or StrategyAgent(bus, memory)
         self.submit = submit
+        self.submit_plan = submit_plan
+        self.plan: dict[str, Any] | None = None  # the last plan pushed (eaio.submit_plan)
         self.open_recommendations = open_recommendations
         self.locate = locate
         self.timeouts = {**TIMEOUTS, **(timeouts or {})}
@@ -222,6 +227,8 @@ class Orchestrator:
             replace = not errors
             if recs or replace:
                 submitted = await self._step("submit", None, self._submit(recs, replace, run_id), errors) is not None
+        if self.submit_plan is not None:  # after the recommendations: an older integration refuses plans
+            await self._step("plan", None, self._push_plan(ctx), errors)
         verified = await self._step("savings", self.savings, self.savings.verify(self.data, now, ctx.tz), errors)
         with contextlib.suppress(Exception):  # a report: the run does not depend on it
             self.verified = await self.memory.verified_total()
@@ -246,6 +253,19 @@ class Orchestrator:
         except Exception as err:  # the weather step names the consequence
             _LOGGER.warning("Site location unknown: %s: %s", type(err).__name__, err)
             return None
+
+    async def _push_plan(self, ctx: RunContext) -> None:
+        """Push the run's whole plan (the battery, the car, the appliances, the zone), when it has any."""
+        assert self.submit_plan is not None
+        load_plan, parts = ctx.plans.get("load"), ctx.plans.get("load_parts")
+        currency = ctx.location.currency if ctx.location is not None else ""
+        payload = build_plan(plan_id(ctx.now, ctx.run_id), datetime.now(UTC), load_plan,
+                             parts if isinstance(parts, LoadPlanParts) else None, ctx.plans.get("hvac"),
+                             self.options, ctx.tz, currency)
+        if payload is None:
+            return
+        await self.submit_plan(payload)
+        self.plan = payload
 
     async def _submit(self, recs: list[dict[str, Any]], replace: bool, run_id: str) -> bool:
         await self.submit(recs, replace)

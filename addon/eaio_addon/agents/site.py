@@ -110,6 +110,7 @@ class Location:
     latitude: float
     longitude: float
     tz: str = "UTC"
+    currency: str = ""  # Home Assistant's currency code (what prices are in)
 
 
 def price_series(options: Options, start: datetime, hours: int, tz: str) -> HourlySeries:

@@ -24,6 +24,7 @@ from .energy_backend import AddonEnergyBackend
 from .explain import Explainer, LlmExplainer, TemplateExplainer
 from .memory import AgentMemory
 from .orchestrator import Orchestrator
+from .plan_push import queue_plan
 from .site import Location
 from .strategy import StrategyAgent
 from .weather import WeatherAgent
@@ -57,7 +58,8 @@ class AgentSwarm:
         self.orchestrator = Orchestrator(
             self.bus, options, data=DataAgent(self.bus, store), weather=WeatherAgent(self.bus, store),
             memory=self.memory, submit=submit, open_recommendations=open_recommendations, locate=self.locate,
-            strategy=StrategyAgent(self.bus, self.memory, explainer))
+            strategy=StrategyAgent(self.bus, self.memory, explainer),
+            submit_plan=lambda plan: queue_plan(store, plan, wake_sender))
         self.backend = AddonEnergyBackend(store, self.orchestrator, self.memory, wake_sender, health)
         self._mcp_url, self._mcp_token = mcp_url, mcp_token
         self.assistant = Assistant(self.backend, llm, self._tools if mcp_url is not None else None)
@@ -100,7 +102,8 @@ class AgentSwarm:
             config = await self.link.call({"type": "get_config"})
             lat, lon = config.get("latitude"), config.get("longitude")
             if isinstance(lat, int | float) and isinstance(lon, int | float):
-                self._location = Location(float(lat), float(lon), str(config.get("time_zone") or "UTC"))
+                self._location = Location(float(lat), float(lon), str(config.get("time_zone") or "UTC"),
+                                          str(config.get("currency") or ""))
         return self._location
 
     @contextlib.asynccontextmanager
@@ -132,6 +135,8 @@ class AgentSwarm:
                 "tomorrow_kwh": round(tomorrow, 2), "issued": f"{ctx.now:%Y-%m-%d %H:%M} UTC"},
             "forecast_accuracy": None if accuracy is None else accuracy.as_dict(),
             "verified_savings": self.orchestrator.verified,
+            # The add-on's autopilot option: the integration's default for a new controllable.
+            "autopilot_default": self.orchestrator.options.autopilot,
         }
 
     def llm_status(self, model: str) -> dict[str, Any]:

@@ -1,0 +1,252 @@
+"""The whole plan of a run as ``eaio.submit_plan`` carries it (docs/ADDON_API.md, "Plans and their execution").
+
+Per item a value for each slot, the state of charge where there is one and a reason a person can
+read: "charging: 0.12 EUR now, 0.35 EUR from 17:00". Times are ISO UTC; the clock times and
+prices inside reasons are in Home Assistant's time zone and currency.
+
+The battery's value is what its controller should do in the slot, not the forecast's power:
+where the plan's intent is what the battery's own automatic mode does anyway (cover the load from
+its charge, store solar surplus), the slot says ``null`` (automatic), so the battery follows the
+measured load and sun rather than a forecast of them; a number only where the plan needs something
+the battery would not do on its own: charge from the grid now for dearer hours, or hold its charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import json
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..engine.optimize import Battery, Plan, SiteInputs
+from ..engine.optimize.result import BatteryPlan
+from ..engine.series import HOUR, FloatArray
+from ..options import Options
+from ..store import OutboxItem, Store, StoreDb
+
+_LOGGER = logging.getLogger(__name__)
+
+TOL_KW = 1e-3  # smaller planned flows are no decision
+BATTERY_KEY = "battery"
+CAR_KEY = "car"
+ZONE_KEY = "zone"
+
+
+@dataclass(frozen=True)
+class LoadPlanParts:
+    """What the load agent planned with, kept for the plan push: the site's forecasts and the battery."""
+
+    site: SiteInputs
+    battery: Battery | None
+    car_ready_by: datetime | None = None  # the end of the car's window in the plan
+
+
+def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = True) -> list[float | None]:
+    """The value of each slot: AC power (+ charge, - discharge) or ``None`` for the battery's automatic mode.
+
+    ``net_kw``: the forecast load less PV the plan was made with. ``automatic`` False: the planned
+    power in every slot (what a controller without an automatic mode gets).
+    """
+    out: list[float | None] = []
+    for t in range(len(bp.charge_kw)):
+        charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
+        surplus = max(-float(net_kw[t]), 0.0)
+        if not automatic:
+            out.append(round(charge - discharge, 3))
+        elif discharge > TOL_KW:
+            out.append(None)  # cover the load: the measured one, not the forecast
+        elif charge > surplus + TOL_KW:
+            out.append(round(charge, 3))  # buy from the grid now
+        elif charge > TOL_KW or surplus > TOL_KW:
+            out.append(None)  # store the surplus that is there
+        else:
+            out.append(0.0)  # keep the charge for dearer hours
+    return out
+
+
+class _Words:
+    """Prices and clock times for people, in the site's zone and currency."""
+
+    def __init__(self, start: datetime, price: FloatArray, tz: ZoneInfo, currency: str) -> None:
+        self.start, self.price, self.tz, self.currency = start, price, tz, currency
+
+    def money(self, value: float) -> str:
+        return f"{value:.2f} {self.currency}".rstrip()
+
+    def clock(self, t: int) -> str:
+        return f"{(self.start + t * HOUR).astimezone(self.tz):%H:%M}"
+
+    def next_price(self, t: int, dearer: bool) -> str:
+        """``"0.35 EUR from 17:00"``: the first later price above (``dearer``) or below this slot's."""
+        now = float(self.price[t])
+        for k in range(t + 1, len(self.price)):
+            later = float(self.price[k])
+            if (later > now + 1e-9) if dearer else (later < now - 1e-9):
+                return f"{self.money(later)} from {self.clock(k)}"
+        return "no dearer hour ahead" if dearer else "no cheaper hour ahead"
+
+    def compare(self, t: int, dearer: bool) -> str:
+        return f"{self.money(float(self.price[t]))} now, {self.next_price(t, dearer)}"
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(ZoneInfo("UTC")).isoformat()
+
+
+def battery_item(plan: Plan, parts: LoadPlanParts, words: _Words, *, automatic: bool = True) -> dict[str, Any]:
+    bp, spec, site = plan.battery, parts.battery, parts.site
+    assert bp is not None and spec is not None
+    net = site.load - site.pv
+    values = battery_values(bp, net, automatic=automatic)
+    slots = []
+    for t, value in enumerate(values):
+        charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
+        surplus = max(-float(net[t]), 0.0)
+        if discharge > TOL_KW:
+            reason = f"discharging {discharge:.1f} kW to cover the load: {words.compare(t, dearer=False)}"
+        elif charge > surplus + TOL_KW:
+            reason = f"charging {charge:.1f} kW from the grid: {words.compare(t, dearer=True)}"
+        elif charge > TOL_KW:
+            reason = f"storing {charge:.1f} kW of solar surplus"
+        elif float(bp.soc_kwh[t]) > spec.soc_min_kwh + 1e-3:
+            reason = f"holding the charge: {words.compare(t, dearer=True)}"
+        else:
+            reason = f"idle: {words.compare(t, dearer=True)}, not worth the charging losses"
+        slots.append({"start": _iso(plan.start + t * HOUR), "value": value,
+                      "soc": round(float(bp.soc_kwh[t]) / spec.capacity_kwh * 100.0, 1), "reason": reason})
+    return {"key": BATTERY_KEY, "kind": "battery", "name": "Home battery", "unit": "kW", "slots": slots}
+
+
+def car_item(plan: Plan, words: _Words, ready_by: datetime | None) -> dict[str, Any] | None:
+    ev = next(iter(plan.evs), None)
+    if ev is None:
+        return None
+    ready = f", ready by {ready_by.astimezone(words.tz):%H:%M}" if ready_by is not None else ""
+    slots = []
+    for t, power in enumerate(ev.power_kw):
+        value = round(float(power), 3)
+        if value > TOL_KW:
+            reason = f"charging {value:.1f} kW: {words.compare(t, dearer=True)}{ready}"
+        else:
+            reason = f"waiting: {words.compare(t, dearer=False)}{ready}"
+        slots.append({"start": _iso(plan.start + t * HOUR), "value": max(value, 0.0), "reason": reason})
+    return {"key": CAR_KEY, "kind": "ev", "name": "Car", "unit": "kW", "slots": slots}
+
+
+def appliance_items(plan: Plan, parts: LoadPlanParts, options: Options, words: _Words) -> list[dict[str, Any]]:
+    out = []
+    by_name = {load.name: load for load in options.deferrable_loads}
+    for run in plan.deferrables:
+        load = by_name.get(run.name)
+        if load is None or run.start is None or run.start_index is None:
+            continue  # not placed in this plan: a later plan places it
+        end = run.start + timedelta(hours=load.run_hours)
+        on = [bool(p > 1e-9) for p in run.power_kw]
+        slots = []
+        for t, running in enumerate(on):
+            if running:
+                reason = f"running: {words.compare(t, dearer=True)}"
+            elif t < run.start_index:
+                reason = f"waiting: {words.money(float(words.price[t]))} now, starts at {words.clock(run.start_index)}"
+            else:
+                reason = "done for this window"
+            slots.append({"start": _iso(plan.start + t * HOUR), "value": running, "reason": reason})
+        out.append({"key": load.key, "kind": "appliance", "name": load.name, "unit": None,
+                    "run": {"start": _iso(run.start), "end": _iso(end)}, "slots": slots})
+    return out
+
+
+def zone_item(hvac_plan: Plan, words: _Words) -> dict[str, Any] | None:
+    hp = hvac_plan.hvac
+    if hp is None:
+        return None
+    slots = []
+    for t, setpoint in enumerate(hp.setpoint):
+        at = hvac_plan.start + t * HOUR
+        reason = next((r.message for r in hvac_plan.reasons
+                       if r.code not in ("plan_summary",) and r.start <= at < r.end), None)
+        if reason is None:
+            reason = f"holding the comfort band ({words.money(float(words.price[t]))} now)"
+        slots.append({"start": _iso(at), "value": round(float(setpoint), 1), "reason": reason})
+    return {"key": ZONE_KEY, "kind": "hvac_zone", "name": "Zone", "unit": "°C", "slots": slots}
+
+
+def build_plan(plan_id: str, created: datetime, load_plan: Plan | None, parts: LoadPlanParts | None,
+               hvac_plan: Plan | None, options: Options, tz: str, currency: str) -> dict[str, Any] | None:
+    """The ``eaio.submit_plan`` payload, or None when nothing in the run can be carried out."""
+    zone = ZoneInfo(tz)
+    items: list[dict[str, Any]] = []
+    anchor = load_plan if load_plan is not None else hvac_plan
+    if anchor is None:
+        return None
+    if load_plan is not None and parts is not None:
+        words = _Words(load_plan.start, parts.site.price, zone, currency)
+        if load_plan.battery is not None and parts.battery is not None:
+            items.append(battery_item(load_plan, parts, words))
+        car = car_item(load_plan, words, parts.car_ready_by)
+        if car is not None:
+            items.append(car)
+        items += appliance_items(load_plan, parts, options, words)
+    if hvac_plan is not None and hvac_plan.hvac is not None:
+        price = _hvac_price(hvac_plan, load_plan, parts, options, zone)
+        zone_plan = zone_item(hvac_plan, _Words(hvac_plan.start, price, zone, currency))
+        if zone_plan is not None:
+            items.append(zone_plan)
+    if not items:
+        return None
+    expected: dict[str, float] = {}
+    if load_plan is not None:
+        expected = {"cost": round(load_plan.totals.cost, 4), "baseline_cost": round(load_plan.baseline.cost, 4),
+                    "saving": round(load_plan.saving, 4)}
+    return {"plan_id": plan_id, "created": _iso(created), "start": _iso(anchor.start),
+            "end": _iso(anchor.start + anchor.hours * HOUR), "slot_minutes": 60, "items": items,
+            "expected": expected}
+
+
+def _hvac_price(hvac_plan: Plan, load_plan: Plan | None, parts: LoadPlanParts | None, options: Options,
+                zone: ZoneInfo) -> FloatArray:
+    if parts is not None and load_plan is not None and load_plan.start == hvac_plan.start \
+            and len(parts.site.price) >= hvac_plan.hours:
+        return parts.site.price[:hvac_plan.hours]
+    return np.asarray([options.price_at(_minute(hvac_plan.start + k * HOUR, zone)) for k in range(hvac_plan.hours)])
+
+
+def _minute(when: datetime, zone: ZoneInfo) -> int:
+    local = when.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
+def plan_id(start: datetime, run_id: str) -> str:
+    return f"plan-{start.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%MZ}-{run_id[:4]}"
+
+
+def planned_soc(plan: dict[str, Any], at: datetime) -> float | None:
+    """The pushed plan's state of charge (%) at ``at`` (interpolated within the slot), or None."""
+    item = next((i for i in plan.get("items", ()) if i.get("key") == BATTERY_KEY), None)
+    if item is None:
+        return None
+    slots: Sequence[dict[str, Any]] = item["slots"]
+    for k, slot in enumerate(slots):
+        begin = datetime.fromisoformat(slot["start"])
+        if begin <= at < begin + HOUR:
+            soc = float(slot["soc"])
+            after = float(slots[k + 1]["soc"]) if k + 1 < len(slots) else soc
+            return soc + (after - soc) * ((at - begin) / HOUR)
+    return None
+
+
+async def queue_plan(store: Store, plan: dict[str, Any], wake: Callable[[], None]) -> OutboxItem:
+    """Store the plan as an ``eaio.submit_plan`` push; the outbox delivers it when the link is up."""
+    if not isinstance(plan.get("plan_id"), str) or not plan["plan_id"]:
+        raise ValueError("the plan has no 'plan_id' (a non-empty string)")
+    body = json.loads(json.dumps(plan))  # a copy; raises TypeError if not JSON
+    item = await store.call(StoreDb.enqueue, "eaio", "submit_plan", body, return_response=True,
+                            push_id=plan["plan_id"])
+    _LOGGER.info("Queued plan %s (%d item(s)) as push %s", plan["plan_id"], len(plan["items"]), item.push_id)
+    wake()
+    return item
