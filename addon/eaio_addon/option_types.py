@@ -73,7 +73,7 @@ def parse_element(text: str) -> Element:
     """Parse one element string; SchemaError if it is not in the grammar."""
     if not isinstance(text, str):
         raise SchemaError(f"{text!r} is not a type string")
-    found = _ELEMENT.match(text)
+    found = _ELEMENT.fullmatch(text)
     if found is None:
         raise SchemaError(f"'{text}' is not a Supervisor option type")
     optional = found.group("optional") is not None

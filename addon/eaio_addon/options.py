@@ -52,6 +52,7 @@ SCHEMA: dict[str, Any] = {
     "mqtt_username": "str?",
     "mqtt_password": "password?",
     "mqtt_allowed_topics": ["str?"],
+    "mqtt_read_topics": ["str?"],
     # A home battery, all optional: without capacity_kwh the site has none (see BATTERY_DEFAULTS).
     "battery": {
         "capacity_kwh": "float(0.1,1000)?",
@@ -185,6 +186,8 @@ class Options:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     mqtt_allowed_topics: tuple[str, ...] = ()  # MQTT filters (+, #) the mqtt_publish tool may publish to
+    # Filters mqtt_read_retained may read; empty: the publish topics and EAIO's MQTT devices' topics.
+    mqtt_read_topics: tuple[str, ...] = ()
     battery: BatteryOptions | None = None
     deferrable_loads: tuple[DeferrableLoad, ...] = ()
     ev: EvOptions | None = None
@@ -243,10 +246,11 @@ def parse_options(raw: Any) -> Options:
         if valid.get(key):
             _bounded_text(key, valid[key], MAX_NAME_CHARS * 4)
     entities = tuple(dict.fromkeys(valid["entities"]))  # keep order, drop repeats
-    for index, pattern in enumerate(valid.get("mqtt_allowed_topics") or []):
-        _bounded_text(f"mqtt_allowed_topics[{index}]", pattern, MAX_TOPIC_CHARS)
-        if problem := topic_filter_problem(pattern):
-            raise OptionError(f"mqtt_allowed_topics[{index}]", f"'{pattern}' is not an MQTT topic filter: {problem}")
+    for key in ("mqtt_allowed_topics", "mqtt_read_topics"):
+        for index, pattern in enumerate(valid.get(key) or []):
+            _bounded_text(f"{key}[{index}]", pattern, MAX_TOPIC_CHARS)
+            if problem := topic_filter_problem(pattern):
+                raise OptionError(f"{key}[{index}]", f"'{pattern}' is not an MQTT topic filter: {problem}")
     return Options(
         ollama_url=valid.get("ollama_url"),
         model=valid["model"],
@@ -266,6 +270,7 @@ def parse_options(raw: Any) -> Options:
         mqtt_username=valid.get("mqtt_username") or None,
         mqtt_password=valid.get("mqtt_password") or None,
         mqtt_allowed_topics=tuple(dict.fromkeys(valid.get("mqtt_allowed_topics") or [])),
+        mqtt_read_topics=tuple(dict.fromkeys(valid.get("mqtt_read_topics") or [])),
         battery=_battery(valid.get("battery") or {}),
         deferrable_loads=_deferrable_loads(valid.get("deferrable_loads") or []),
         ev=_ev(valid.get("ev") or {}),

@@ -23,6 +23,7 @@ from .discovery import announce
 from .ha_link import HaLink, LinkState
 from .llm import LocalLlm
 from .mcp_servers import EnergyBackend, McpHttpServer, StoreEnergyBackend, mqtt_settings
+from .mcp_servers.mqtt_tools import eaio_device_topics
 from .options import Options
 from .outbox import OutboxSender
 from .store import OutboxItem, Store, StoreDb
@@ -148,7 +149,8 @@ class Runtime:
 
         self._mcp = McpHttpServer(backend, lambda: self.link, mqtt_settings(
             options.mqtt_host, options.mqtt_port, options.mqtt_username, options.mqtt_password,
-            options.mqtt_allowed_topics), lambda: self.api_token)
+            options.mqtt_allowed_topics, options.mqtt_read_topics,
+            lambda: eaio_device_topics(self.link.call)), lambda: self.api_token)
         # An API on any free port (the tests) takes any free MCP port too, so parallel runs do not collide.
         port = 0 if self.settings.port == 0 else options.mcp_port
         try:

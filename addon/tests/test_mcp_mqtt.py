@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 from eaio_addon.mcp_servers import McpHttpServer, MqttSettings, open_client_session
+from eaio_addon.mcp_servers.mqtt_tools import eaio_device_topics
+from eaio_addon.mcp_servers.topics import filter_covers
 from eaio_addon.option_types import OptionError
 from eaio_addon.options import parse_options
 from mcp_types import CallToolResult, TextContent
@@ -78,7 +80,7 @@ async def _server(settings: MqttSettings) -> McpHttpServer:
 @pytest.fixture
 async def mcp(broker: Broker) -> AsyncIterator[McpHttpServer]:
     server = await _server(MqttSettings("127.0.0.1", broker.port, USER, PASSWORD,
-                                        ("eaio/setpoints/#", "building/+/mode")))
+                                        ("eaio/setpoints/#", "building/+/mode"), ("site/meter/#",)))
     yield server
     await server.stop()
 
@@ -129,12 +131,61 @@ async def test_read_retained_values(mcp: McpHttpServer, broker: Broker) -> None:
         many = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/meter/+"}))
         assert [(m["topic"], m["payload"]) for m in many["messages"]] == [
             ("site/meter/energy", "1234.5"), ("site/meter/power", "4.2")]
-        none = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/nothing/here"}))
+        none = _json(await s.call_tool("mqtt_read_retained", {"topic": "site/meter/nothing/here"}))
         assert none["messages"] == []
         bad = await s.call_tool("mqtt_read_retained", {"topic": "site/#/power"})
         assert bad.is_error and "not a valid MQTT topic filter" in _text(bad)
         assert _json(await s.call_tool("mqtt_allowed_topics", {})) == {
             "allowed_topics": ["eaio/setpoints/#", "building/+/mode"], "broker_configured": True}
+
+
+async def test_reading_honours_the_read_allow_list(broker: Broker) -> None:
+    broker.mosquitto_pub("secrets/wifi", "hunter2", retain=True)
+    broker.mosquitto_pub("eaio/setpoints/zone1", "21", retain=True)
+    broker.mosquitto_pub("meters/m1/power", "3.5", retain=True)
+
+    async def devices() -> list[str]:  # what the integration reports for its MQTT devices
+        return ["meters/m1/#"]
+
+    server = await _server(MqttSettings("127.0.0.1", broker.port, USER, PASSWORD, ("eaio/setpoints/#",),
+                                        device_topics=devices))
+    try:
+        async with open_client_session(server.url("mqtt"), TOKEN) as s:
+            for topic in ("#", "secrets/wifi", "secrets/#", "+/wifi", "$SYS/#", "$SYS/broker/version", "eaio/#",
+                          "meters/#"):
+                refused = await s.call_tool("mqtt_read_retained", {"topic": topic})
+                assert refused.is_error and f"reading '{topic}' is not allowed" in _text(refused), topic
+                assert "hunter2" not in _text(refused)
+            # The default: the topics it may publish to and those of EAIO's devices.
+            own = _json(await s.call_tool("mqtt_read_retained", {"topic": "eaio/setpoints/+"}))
+            assert [(m["topic"], m["payload"]) for m in own["messages"]] == [("eaio/setpoints/zone1", "21")]
+            device = _json(await s.call_tool("mqtt_read_retained", {"topic": "meters/m1/power"}))
+            assert device["messages"][0]["payload"] == "3.5"
+    finally:
+        await server.stop()
+    # '#' and '$SYS' are read once an entry names them; '#' alone still leaves the broker's own topics out.
+    server = await _server(MqttSettings("127.0.0.1", broker.port, USER, PASSWORD, (), ("#", "$SYS/broker/#")))
+    try:
+        async with open_client_session(server.url("mqtt"), TOKEN) as s:
+            everything = _json(await s.call_tool("mqtt_read_retained", {"topic": "#"}))
+            topics = {m["topic"] for m in everything["messages"]}
+            assert "secrets/wifi" in topics and not any(t.startswith("$") for t in topics)
+            stats = _json(await s.call_tool("mqtt_read_retained", {"topic": "$SYS/broker/version"}))
+            assert stats["messages"] and stats["messages"][0]["topic"] == "$SYS/broker/version"
+            refused = await s.call_tool("mqtt_read_retained", {"topic": "$SYS/#"})
+            assert refused.is_error
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(("allowed", "requested", "covered"), [
+    ("a/#", "a", True), ("a/#", "a/b/c", True), ("a/#", "a/+", True), ("a/#", "a/#", True), ("a/#", "b", False),
+    ("a/+", "a/b", True), ("a/+", "a/+", True), ("a/+", "a/#", False), ("a/+", "a/b/c", False),
+    ("a/b", "a/b", True), ("a/b", "a/+", False), ("#", "x/y", True), ("#", "#", True), ("#", "$SYS/x", False),
+    ("+/x", "$SYS/x", False), ("$SYS/#", "$SYS/broker/load", True), ("a/b", "a", False),
+])
+def test_filter_cover(allowed: str, requested: str, covered: bool) -> None:
+    assert filter_covers(allowed, requested) is covered
 
 
 async def test_a_wrong_password_is_a_clear_error(broker: Broker) -> None:
@@ -168,3 +219,17 @@ def test_the_mqtt_options() -> None:
             parse_options({"mqtt_allowed_topics": ["ok/#", bad]})
     with pytest.raises(OptionError, match="mcp_port"):
         parse_options({"mcp_port": 70000})
+
+
+async def test_device_topics_come_from_the_integrations_mqtt_entries() -> None:
+    answer = [{"entry_id": "1", "source_type": "mqtt", "base_topic": "meters/m1/"},
+              {"entry_id": "2", "source_type": "modbus", "base_topic": "ignored"},
+              {"entry_id": "3", "source_type": "mqtt", "base_topic": "$SYS"},
+              {"entry_id": "4", "source_type": "mqtt"},  # an integration that does not say
+              {"entry_id": "5", "source_type": "mqtt", "base_topic": "bad/#"}]
+
+    async def call(message: dict[str, Any]) -> Any:  # the eaio/devices answer, as the integration words it
+        assert message == {"type": "eaio/devices"}
+        return answer
+
+    assert await eaio_device_topics(call) == ["meters/m1/#"]

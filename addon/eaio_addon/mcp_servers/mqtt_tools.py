@@ -1,4 +1,9 @@
-"""The ``mqtt`` tools: publish to allow-listed topics only, read a topic's last retained values.
+"""The ``mqtt`` tools: publish to allow-listed topics only, read allow-listed topics' last retained values.
+
+Reading has its own allow-list: the ``mqtt_read_topics`` option, or, when it is empty, the topics
+the add-on may publish to and the topics of EAIO's own MQTT devices. A broker holds more than
+energy data (credentials, other systems' state, its own ``$SYS`` statistics): ``#`` and ``$SYS``
+are read only when an entry names them.
 
 Each call opens its own short paho-mqtt 2.x connection in a worker thread: calls are rare, and a
 connection per call cannot be left half-broken between them.
@@ -7,7 +12,7 @@ connection per call cannot be left half-broken between them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 import threading
 import time
@@ -20,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import Field
 
 from .backend import CHANGES, READS
-from .topics import topic_filter_problem
+from .topics import filter_covers, topic_filter_problem
 
 CATEGORY = "mqtt"
 CONNECT_TIMEOUT = 5.0
@@ -37,9 +42,24 @@ class MqttSettings:
     username: str | None = None
     password: str | None = None
     allowed_topics: tuple[str, ...] = field(default_factory=tuple)
+    read_topics: tuple[str, ...] = field(default_factory=tuple)  # empty: the default (see the module's note)
+    # The topic filters of EAIO's MQTT devices, from Home Assistant (asked at each read).
+    device_topics: Callable[[], Awaitable[Sequence[str]]] | None = None
 
     def allows(self, topic: str) -> bool:
         return any(paho.topic_matches_sub(pattern, topic) for pattern in self.allowed_topics)
+
+    async def readable(self) -> tuple[str, ...]:
+        """The filters ``mqtt_read_retained`` may read."""
+        if self.read_topics:
+            return self.read_topics
+        devices: Sequence[str] = ()
+        if self.device_topics is not None:
+            try:
+                devices = await self.device_topics()
+            except Exception:  # without Home Assistant the configured topics still hold
+                devices = ()
+        return tuple(dict.fromkeys([*self.allowed_topics, *devices]))
 
 
 class MqttError(ToolError):
@@ -90,13 +110,15 @@ def _publish(settings: MqttSettings, topic: str, payload: str, retain: bool, qos
         _close(client)
 
 
-def _retained(settings: MqttSettings, topic: str, wait: float) -> list[dict[str, Any]]:
+def _retained(settings: MqttSettings, topic: str, wait: float, readable: Sequence[str]) -> list[dict[str, Any]]:
     client = _connect(settings)
     found: dict[str, dict[str, Any]] = {}
     subscribed = threading.Event()
 
     def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        if msg.retain and len(found) < MAX_RETAINED:
+        # The filter was checked; each topic is checked again, so no broker quirk widens what is read.
+        allowed = any(paho.topic_matches_sub(pattern, msg.topic) for pattern in readable)
+        if msg.retain and allowed and len(found) < MAX_RETAINED:
             found[msg.topic] = {"topic": msg.topic, "payload": msg.payload.decode("utf-8", "replace"),
                                 "qos": msg.qos}
 
@@ -138,7 +160,13 @@ def add_mqtt_tools(server: MCPServer, settings: MqttSettings, *, retained_wait: 
                                  ) -> dict[str, Any]:
         """The last retained values of a topic (or of every topic matching a filter)."""
         check_filter(topic)
-        messages = await asyncio.to_thread(_retained, settings, topic, retained_wait)
+        if not settings.host:
+            _connect(settings)  # says which option to set
+        readable = await settings.readable()
+        if not any(filter_covers(pattern, topic) for pattern in readable):
+            raise MqttError(f"reading {topic!r} is not allowed; readable topics: {', '.join(readable) or 'none'} "
+                            "(the add-on option mqtt_read_topics; '#' and '$SYS' need an entry that names them)")
+        messages = await asyncio.to_thread(_retained, settings, topic, retained_wait, readable)
         return {"topic": topic, "messages": messages}
 
     async def mqtt_allowed_topics() -> dict[str, Any]:
@@ -150,5 +178,19 @@ def add_mqtt_tools(server: MCPServer, settings: MqttSettings, *, retained_wait: 
 
 
 def mqtt_settings(host: str | None, port: int, username: str | None, password: str | None,
-                  allowed: Sequence[str]) -> MqttSettings:
-    return MqttSettings(host or None, port, username or None, password or None, tuple(allowed))
+                  allowed: Sequence[str], read: Sequence[str] = (),
+                  device_topics: Callable[[], Awaitable[Sequence[str]]] | None = None) -> MqttSettings:
+    return MqttSettings(host or None, port, username or None, password or None, tuple(allowed), tuple(read),
+                        device_topics)
+
+
+async def eaio_device_topics(call: Callable[[dict[str, Any]], Awaitable[Any]]) -> list[str]:
+    """``<base>/#`` of each EAIO MQTT device, from the integration's ``eaio/devices`` answer (when it says)."""
+    entries = await call({"type": "eaio/devices"})
+    out: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        base = entry.get("base_topic") if isinstance(entry, dict) and entry.get("source_type") == "mqtt" else None
+        if (isinstance(base, str) and base.strip("/") and not base.startswith("$")
+                and not topic_filter_problem(base.strip("/") + "/#")):
+            out.append(base.strip("/") + "/#")
+    return out
