@@ -33,7 +33,7 @@ from .lp import INF, IntArray, LinearModel, Solution
 from .parts import COMFORT_TOL, EvPart, HvacPart, RunPart, band_text, band_values, clean, hourly, local_time
 from .reasons import explain
 from .result import BatteryPlan, DeferrablePlan, EVPlan, Plan
-from .spec import Battery, DeferrableRun, EVCharge, HvacSpec, SiteInputs
+from .spec import Battery, CarbonCap, DeferrableRun, EVCharge, HvacSpec, SiteInputs
 
 TIE = 1e-6
 PREFER_EARLY = 1e-5  # $/kWh over the horizon: above solver tolerance, below any price step
@@ -47,10 +47,12 @@ def plan_battery(
     reserve_kwh: FloatArray | None = None,
     time_limit: float = 10.0,
     explain_plan: bool = True,
+    carbon_cap: CarbonCap | None = None,
 ) -> Plan:
     """Battery dispatch alone."""
     return make_plan(
-        site, battery=battery, reserve_kwh=reserve_kwh, time_limit=time_limit, explain_plan=explain_plan
+        site, battery=battery, reserve_kwh=reserve_kwh, time_limit=time_limit, explain_plan=explain_plan,
+        carbon_cap=carbon_cap,
     )
 
 
@@ -64,11 +66,14 @@ def make_plan(
     reserve_kwh: FloatArray | None = None,
     time_limit: float = 10.0,
     explain_plan: bool = True,
+    carbon_cap: CarbonCap | None = None,
 ) -> Plan:
     """The cheapest plan (cost plus weighted carbon) for everything given, in one model.
 
     ``reserve_kwh`` (optional, one value per hour) is the least energy the battery must
     hold at the end of each hour: a backup reserve, or insurance bought ahead of a peak.
+    ``carbon_cap`` (optional, with a battery) bounds the plan's carbon, net of what the energy
+    left in the battery will displace later.
     Raises :class:`PlanInfeasible` when no plan exists, naming the constraints that bite.
     """
     names = [e.name for e in evs] + [d.name for d in deferrables]
@@ -79,6 +84,8 @@ def make_plan(
         builder.add_battery(battery, reserve_kwh)
     elif reserve_kwh is not None:
         raise PlanInfeasible("invalid_bounds", "a battery reserve needs a battery", ("battery reserve",))
+    if carbon_cap is not None:
+        builder.add_carbon_cap(carbon_cap)
     ev_parts = [builder.add_ev(e) for e in evs]
     run_parts = [builder.add_run(d) for d in deferrables]
     hvac_part = builder.add_hvac(hvac) if hvac is not None else None
@@ -190,6 +197,14 @@ class _Builder:
         m.coef(self.bal, self.ch, -1.0)
         if self._export_row is not None and b.allow_export:
             m.coef(self._export_row, self.dis, -1.0)
+
+    def add_carbon_cap(self, cap: CarbonCap) -> None:
+        if self.battery is None:
+            raise PlanInfeasible("invalid_bounds", "a carbon cap needs a battery", ("carbon cap",))
+        row = self.model.rows(-INF, cap.limit_kg, 1)
+        self.model.coef(row[0], self.imp, self.site.co2)
+        self.model.coef(row[0], self.soc[-1:], -cap.credit_kg_per_kwh)
+        self.model.group("carbon cap", f"carbon at most {cap.limit_kg:.3f} kg (the battery's own mode)", rows=row)
 
     def exclude_simultaneous(self) -> None:
         b = self.battery

@@ -133,6 +133,15 @@ class Battery:
 
 
 @dataclass(frozen=True)
+class CarbonCap:
+    """At most ``limit_kg`` of carbon imported over the plan, less ``credit_kg_per_kwh`` for each
+    kWh left in the battery at its end (the carbon that energy will displace later)."""
+
+    limit_kg: float
+    credit_kg_per_kwh: float = 0.0
+
+
+@dataclass(frozen=True)
 class EVCharge:
     """Deliver ``energy_kwh`` into the car between ``available_from`` and ``deadline``.
 
