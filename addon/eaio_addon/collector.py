@@ -39,6 +39,7 @@ MARK_EVERY = 60.0  # how often live coverage is recorded, bounding what a crash 
 WRITE_BATCH = 5000
 STATISTICS_WINDOW = 30 * DAY_S  # hours of long-term statistics per request (x entities in a batch)
 LOG_LONG_BACKFILL = 3600.0  # entity-seconds per entity above which progress is logged in steps
+ADDON_UNIQUE_ID = "addon"  # the integration's unique id of its add-on link entry
 STOP_WAIT = 10.0  # at stop, how long queued readings may take to be stored
 STORING, BACKFILL = "storing readings", "backfill"  # the troubles the collector reports
 
@@ -91,6 +92,23 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def is_device_point(entry: dict[str, Any], addon_entries: set[str]) -> bool:
+    """Whether an entity-registry entry of platform ``eaio`` is a device's point (a measurement to learn from).
+
+    The rest is EAIO's own output: the add-on link's recommendation, savings, forecast and plan
+    sensors and its conversation agent. Learning from them would feed the add-on its own advice.
+    They belong to the add-on's config entry, whose unique id (and so their unique ids' prefix) is
+    ``addon``; a device entry's is ``modbus_…``, ``bacnet_…`` or ``mqtt_…``.
+    """
+    entity_id = str(entry.get("entity_id", ""))
+    unique_id = str(entry.get("unique_id") or "")
+    if entity_id.split(".", 1)[0] == "conversation":
+        return False
+    if unique_id == ADDON_UNIQUE_ID or unique_id.startswith(ADDON_UNIQUE_ID + "_"):
+        return False
+    return not (entry.get("config_entry_id") and entry["config_entry_id"] in addon_entries)
+
+
 def history_readings(result: Any) -> list[Reading]:
     """Readings from a compressed, minimal ``history_during_period`` answer ({entity: [{"s", "lu"}]})."""
     out: list[Reading] = []
@@ -131,6 +149,7 @@ class Collector:
         self._refresh_timer: asyncio.TimerHandle | None = None
         self._refresh_lock = asyncio.Lock()  # one refresh at a time, so held events are judged once
         self._tasks: list[asyncio.Task[None]] = []
+        self._refused_outputs: set[str] = set()
 
     def attach(self) -> None:
         self._link.subscribe("state_changed", self._on_state_changed)
@@ -198,6 +217,15 @@ class Collector:
         if isinstance(state, str):
             self._queue.put_nowait(reading(entity_id, ts, state))
 
+    async def _addon_entries(self) -> set[str]:
+        """The config entries of EAIO's add-on link: their entities are EAIO's output, not measurements."""
+        try:
+            entries = await self._link.call({"type": "eaio/devices"})
+        except HaError:  # an integration without the command: the unique ids still tell
+            return set()
+        return {str(e.get("entry_id")) for e in entries if isinstance(e, dict) and e.get("source_type") == "addon"} \
+            if isinstance(entries, list) else set()
+
     def _on_registry_updated(self, event: dict[str, Any]) -> None:
         # Added or removed EAIO entities; a burst (a new device brings many) is handled once.
         del event
@@ -239,9 +267,22 @@ class Collector:
             try:
                 registry = await self._link.call({"type": "config/entity_registry/list"})
                 states = await self._link.call({"type": "get_states"})
-                ours = {entry["entity_id"] for entry in registry
-                        if entry.get("platform") == "eaio" and not entry.get("disabled_by")}
-                wanted = ours | set(self._options)
+                addon_entries = await self._addon_entries()
+                ours: set[str] = set()
+                outputs: set[str] = set()
+                for entry in registry:
+                    if not isinstance(entry, dict) or entry.get("platform") != "eaio":
+                        continue
+                    if not is_device_point(entry, addon_entries):
+                        outputs.add(entry["entity_id"])
+                    elif not entry.get("disabled_by"):
+                        ours.add(entry["entity_id"])
+                refused = outputs & set(self._options)
+                if refused and refused != self._refused_outputs:
+                    _LOGGER.warning("Not learning from EAIO's own output entities listed in the options: %s",
+                                    ", ".join(sorted(refused)))
+                self._refused_outputs = refused
+                wanted = ours | (set(self._options) - outputs)
                 by_id = {state["entity_id"]: state for state in states if isinstance(state, dict)}
                 metas = []
                 for entity_id in sorted(wanted):

@@ -275,3 +275,35 @@ async def test_a_refused_token_shows_in_health(ha: FakeHomeAssistant, tmp_path: 
         assert "refused the token" in health["problems"][0]
     finally:
         await runtime.stop()
+
+
+async def test_eaios_own_output_entities_are_not_learned(ha: FakeHomeAssistant, runtimes: Callable[..., Any]) -> None:
+    now = time.time()
+    _history(ha, now)
+    ha.config_entries = [{"entry_id": "link", "domain": "eaio", "title": "EAIO add-on", "state": "loaded",
+                          "data": {"source_type": "addon"}},
+                         {"entry_id": "meter", "domain": "eaio", "title": "Meter", "state": "loaded",
+                          "data": {"source_type": "modbus"}}]
+    outputs = {
+        "sensor.eaio_open_recommendations": {"unique_id": "addon_open_recommendations", "config_entry_id": "link"},
+        "sensor.eaio_estimated_savings": {"unique_id": "addon_savings", "config_entry_id": "link"},
+        "sensor.eaio_battery_plan": {"unique_id": "1f2e_plan_battery_power", "config_entry_id": "link"},
+        "conversation.eaio_assistant": {"unique_id": "addon_assistant", "config_entry_id": "link"},
+    }
+    ha.registry[0].update({"unique_id": "modbus_4b1d_total_power", "config_entry_id": "meter"})
+    for entity_id, extra in outputs.items():
+        ha.registry.append({"entity_id": entity_id, "platform": "eaio", "disabled_by": None, **extra})
+        ha.history[entity_id] = [(now - 3600, "3")]
+        ha.states[entity_id] = {"entity_id": entity_id, "state": "3", "attributes": {"state_class": "measurement"}}
+    # Listed in the options by mistake: still not learned from.
+    runtime: Runtime = await runtimes(entities=[OUTDOOR, "sensor.eaio_estimated_savings"])
+    await wait_until(lambda: runtime.collector.backfill.state == "done", what="backfill done")
+    assert runtime.collector.learned == {EAIO_POWER, OUTDOOR}
+    stored = {e.entity_id for e in await runtime.store.call(StoreDb.entities)}
+    assert stored == {EAIO_POWER, OUTDOOR}
+    for entity_id in outputs:
+        assert await _stored(runtime, entity_id) == []
+    ha.set_state("sensor.eaio_open_recommendations", "4", time.time())
+    ha.set_state(OUTDOOR, "8", time.time())
+    await wait_until(lambda: runtime.collector.live_readings == 1)
+    assert await _stored(runtime, "sensor.eaio_open_recommendations") == []
