@@ -61,6 +61,7 @@ SCHEMA: dict[str, Any] = {
         "min_soc": "int(0,100)?",  # percent of the capacity
         "max_soc": "int(0,100)?",
         "soc_entity": f"match({ENTITY_ID})?",  # a sensor with the state of charge in %
+        "cycle_cost": "float(0,10)?",  # wear per kWh discharged, in the tariff's currency
     },
     # Appliances whose run can wait for cheaper hours: a fixed power for a fixed time inside a daily window.
     "deferrable_loads": [{
@@ -104,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # What a battery's empty fields mean.
-BATTERY_DEFAULTS: dict[str, float] = {"round_trip_efficiency": 90.0, "min_soc": 10, "max_soc": 100}
+BATTERY_DEFAULTS: dict[str, float] = {"round_trip_efficiency": 90.0, "min_soc": 10, "max_soc": 100, "cycle_cost": 0.0}
 DAY_MINUTES = 24 * 60
 EV_CHARGER_EFFICIENCY = 0.9  # the share of the energy drawn that ends up in the car (the engine's default)
 
@@ -129,6 +130,7 @@ class BatteryOptions:
     min_soc: float  # % of the capacity the battery keeps
     max_soc: float  # % it is filled to at most
     soc_entity: str | None = None  # a sensor with the state of charge in %; without it min_soc is assumed
+    cycle_cost: float = 0.0  # wear per kWh discharged, in the tariff's currency
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,7 @@ def _battery(valid: dict[str, Any]) -> BatteryOptions | None:
         min_soc=float(fields["min_soc"]),
         max_soc=float(fields["max_soc"]),
         soc_entity=valid.get("soc_entity") or None,
+        cycle_cost=float(fields["cycle_cost"]),
     )
 
 

@@ -13,7 +13,9 @@ from eaio_addon.engine.optimize import (
     self_consumption,
 )
 from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE, expected, uncertainty_margin
+from eaio_addon.options import OptionError, parse_options
 import numpy as np
+import pytest
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
 H = 24
@@ -104,3 +106,13 @@ def test_wear_cost_stops_a_cycle_that_pays_less_than_it() -> None:
     assert worn.battery is not None and cheap_wear.battery is not None
     assert worn.battery.discharge_kw.sum() < 1e-6
     assert cheap_wear.battery.discharge_kw.sum() > 5.0
+
+
+def test_the_wear_cost_is_an_option_of_the_battery() -> None:
+    battery = {"capacity_kwh": 10, "max_power_kw": 3}
+    chosen = parse_options({"battery": {**battery, "cycle_cost": 0.05}}).battery
+    default = parse_options({"battery": battery}).battery
+    assert chosen is not None and chosen.cycle_cost == 0.05
+    assert default is not None and default.cycle_cost == 0.0
+    with pytest.raises(OptionError, match="cycle_cost"):
+        parse_options({"battery": {**battery, "cycle_cost": -1}})
