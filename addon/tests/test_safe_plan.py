@@ -13,7 +13,8 @@ from eaio_addon.engine.optimize import (
     self_consumption,
 )
 from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE, expected, uncertainty_margin
-from eaio_addon.options import OptionError, parse_options
+from eaio_addon.option_types import OptionError
+from eaio_addon.options import parse_options
 import numpy as np
 import pytest
 
