@@ -37,6 +37,7 @@ class FakeHomeAssistant:
     services: dict[tuple[str, str], ServiceHandler] = field(default_factory=dict)
     config_entries: list[dict[str, Any]] = field(default_factory=list)  # config_entries/get answers these
     eaio_devices_command: bool = True  # the integration's eaio/devices (an older one lacks it)
+    commands: dict[str, ServiceHandler] = field(default_factory=dict)  # more commands: type -> answer(msg)
     received: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
     auth_failures: int = 0
@@ -167,5 +168,7 @@ class FakeHomeAssistant:
             if msg.get("return_response"):
                 result["response"] = response
             await ok(result)
+        elif kind in self.commands:
+            await ok(self.commands[kind](msg))
         else:
             await error("unknown_command", f"Unknown command {kind}")

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 import math
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..store import Store, StoreDb
 from .base import Agent
 from .bus import EventBus
 from .candidate import Candidate
+from .feedback import Measured, delivered_in_plan, open_window, planned_in, run_done, run_in_progress
 from .optimizers import per_day, site_inputs
 from .plan_push import BATTERY_KEY, CAR_KEY, LoadPlanParts
 from .site import RunContext
@@ -57,7 +59,7 @@ class LoadAgent(Agent):
         if battery is not None:
             soc, source = await self._soc(ctx, battery)
             spec = battery_spec(battery, soc)
-        shifts = shiftables(ctx.options.deferrable_loads, ctx.options.ev, site)
+        shifts = shiftables(ctx.options.deferrable_loads, ctx.options.ev, site, ctx.measured, ctx.previous_plan)
         plan: Plan | None = None
         while spec is not None or shifts:
             try:
@@ -118,6 +120,9 @@ class LoadAgent(Agent):
 
     async def _soc(self, ctx: RunContext, battery: BatteryOptions) -> tuple[float, str]:
         """The state of charge (%) the plan starts from, and where it comes from."""
+        if ctx.measured is not None and ctx.measured.soc_pct is not None:  # read just now (feedback.py)
+            soc = min(max(ctx.measured.soc_pct, battery.min_soc), battery.max_soc)
+            return soc, ctx.measured.soc_entity or "measured"
         entity = battery.soc_entity
         if entity is None:
             return battery.min_soc, "min_soc"
@@ -261,32 +266,64 @@ class Shift:
         return DeferrableRun(EV_NAME, tuple(profile), first, first + len(profile) * HOUR)
 
 
-def _next_window(site: SiteInputs, start_minute: int, minutes: int) -> tuple[datetime, datetime]:
-    """The first daily window (local start, length) that starts at or after the plan's start."""
+def _next_window(site: SiteInputs, start_minute: int, minutes: int, skip_today: bool = False) -> tuple[datetime, datetime]:
+    """The first daily window (local start, length) that starts at or after the plan's start
+    (``skip_today``: and not today, local time)."""
     tz = site.tz
     local = site.start.astimezone(tz)
     for days in range(3):
         day = local.date() + timedelta(days=days)
         begin = datetime.combine(day, time(start_minute // 60, start_minute % 60), tzinfo=tz)
-        if begin >= site.start:
+        if begin >= site.start and not (skip_today and day == local.date()):
             return begin, begin + timedelta(minutes=minutes)
     raise AssertionError("a daily window starts within two days")  # pragma: no cover
 
 
-def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: SiteInputs) -> list[Shift]:
-    """The engine's runs for the appliances and the car, each in its next daily window."""
+def _profile(power_kw: float, run_hours: float) -> tuple[float, ...]:
+    hours = math.ceil(run_hours - 1e-9)
+    last = run_hours - (hours - 1)  # the part of the last hour it runs
+    return (power_kw,) * (hours - 1) + (power_kw * last,)
+
+
+def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: SiteInputs,
+               measured: Measured | None = None, previous: dict[str, Any] | None = None) -> list[Shift]:
+    """The engine's runs for the appliances and the car, each in its next daily window.
+
+    A re-plan keeps what the last pushed plan (``previous``) started or placed in a window that is
+    open now: a run under way goes on to its end, a run or charge planned later in the open window
+    stays in it (the car with the energy still missing), so hourly re-plans do not push them to
+    tomorrow. An appliance that already ran today (``measured``) waits for tomorrow's window.
+    """
     out: list[Shift] = []
+    ran = measured.ran_today if measured is not None else set()
     for load in loads:
-        begin, end = _next_window(site, load.earliest_minute, load.window_minutes)
-        hours = math.ceil(load.run_hours - 1e-9)
-        last = load.run_hours - (hours - 1)  # the part of the last hour it runs
-        profile = (load.power_kw,) * (hours - 1) + (load.power_kw * last,)
+        going = run_in_progress(previous, load.key, site.start)
+        window = open_window(site.start, load.earliest_minute, load.window_minutes, site.tz)
+        if going is not None:  # fixed from now to its end: the executor switched it on
+            begin, end = site.start, site.start + math.ceil((going[1] - site.start) / HOUR - 1e-9) * HOUR
+            profile = _profile(load.power_kw, (going[1] - site.start) / HOUR)
+        else:
+            if (window is not None and load.key not in ran and planned_in(previous, load.key, site.start, window[1])
+                    and not run_done(previous, load.key, window[0], site.start)):
+                begin, end = site.start, window[1]
+            else:
+                begin, end = _next_window(site, load.earliest_minute, load.window_minutes, load.key in ran)
+            profile = _profile(load.power_kw, load.run_hours)
         out.append(Shift(load.name, f"deferrable-{load.key}", load.key, begin, end, load.entity,
                          run=DeferrableRun(load.name, profile, begin, end)))
     if ev is not None:
         begin, end = _next_window(site, ev.plugged_in_minute, ev.window_minutes)
+        energy = ev.energy_kwh
+        window = open_window(site.start, ev.plugged_in_minute, ev.window_minutes, site.tz)
+        if window is not None:
+            measured_kwh = measured.ev_delivered_kwh if measured is not None else None
+            delivered = (measured_kwh if measured_kwh is not None
+                         else delivered_in_plan(previous, window[0], site.start, EV_CHARGER_EFFICIENCY))
+            if (delivered > 0 or planned_in(previous, CAR_KEY, site.start, window[1])) \
+                    and ev.energy_kwh - delivered > STRETCH_KWH:
+                begin, end, energy = site.start, window[1], ev.energy_kwh - delivered
         out.append(Shift("the EV", "ev-charging", CAR_KEY, begin, end, ev.entity,
-                         ev=EVCharge(EV_NAME, ev.energy_kwh, ev.max_power_kw, begin, end, EV_CHARGER_EFFICIENCY)))
+                         ev=EVCharge(EV_NAME, energy, ev.max_power_kw, begin, end, EV_CHARGER_EFFICIENCY)))
     return out
 
 

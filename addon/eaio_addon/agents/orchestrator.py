@@ -26,12 +26,13 @@ from .base import Agent
 from .bus import Event, EventBus
 from .candidate import Candidate
 from .data import DataAgent
+from .feedback import Feedback
 from .forecast import ForecastAgent
 from .hvac import HvacAgent
 from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
-from .plan_push import LoadPlanParts, build_plan, plan_id
+from .plan_push import LoadPlanParts, build_plan, plan_id, planned_soc
 from .savings import SavingsAgent
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
@@ -41,7 +42,10 @@ _LOGGER = logging.getLogger(__name__)
 
 TIMEOUTS: dict[str, float] = {"data": 30, "weather": 20, "analysis": 60, "forecast": 180, "pv": 60, "hvac": 60,
                               "lighting": 30, "load": 60, "strategy": 90, "submit": 15,
-                              "savings": 120, "plan": 15}
+                              "savings": 120, "plan": 15, "feedback": 30}
+DRIFT_PP = 10.0  # the measured state of charge this far (percentage points) from the plan's: re-plan now
+DRIFT_EVERY_S = 600.0
+DRIFT_MIN_GAP_S = 900.0  # no drift re-plan sooner than this after any run
 HORIZON_H = 48
 
 Submit = Callable[[Sequence[dict[str, Any]], bool], Awaitable[Any]]
@@ -76,7 +80,7 @@ class Orchestrator:
                  memory: AgentMemory, submit: Submit, open_recommendations: OpenRecs, locate: Locate,
                  strategy: StrategyAgent | None = None, timeouts: dict[str, float] | None = None,
                  horizon_h: int = HORIZON_H, event_min_interval_s: float = 300.0,
-                 submit_plan: SubmitPlan | None = None) -> None:
+                 submit_plan: SubmitPlan | None = None, feedback: Feedback | None = None) -> None:
         self.bus = bus
         self.options = options
         self.data = data
@@ -93,6 +97,7 @@ class Orchestrator:
         self.submit = submit
         self.submit_plan = submit_plan
         self.plan: dict[str, Any] | None = None  # the last plan pushed (eaio.submit_plan)
+        self.feedback = feedback
         self.open_recommendations = open_recommendations
         self.locate = locate
         self.timeouts = {**TIMEOUTS, **(timeouts or {})}
@@ -155,6 +160,28 @@ class Orchestrator:
             await asyncio.sleep(every_minutes * 60)
             await self.run("schedule")
 
+    async def watch_drift(self, every_s: float = DRIFT_EVERY_S, threshold_pp: float = DRIFT_PP) -> None:
+        """Re-plan when the battery's measured state of charge leaves the pushed plan's by ``threshold_pp``."""
+        while True:
+            await asyncio.sleep(every_s)
+            with contextlib.suppress(Exception):  # a failed check is tried again on the next round
+                drift = await self.drift()
+                if drift is not None and abs(drift) > threshold_pp \
+                        and time.monotonic() - self._last_start >= DRIFT_MIN_GAP_S and not self._lock.locked():
+                    _LOGGER.info("State of charge %.1f points off the plan: re-planning", drift)
+                    await self.run("drift")
+
+    async def drift(self, now: datetime | None = None) -> float | None:
+        """Measured less planned state of charge now (percentage points); None when either is unknown."""
+        if self.plan is None or self.feedback is None or self.options.battery is None:
+            return None
+        at = now or datetime.now(UTC)
+        planned = planned_soc(self.plan, at)
+        if planned is None:
+            return None
+        measured = await self.feedback.measure_soc(self.options)
+        return None if measured is None else measured - planned
+
     async def run(self, trigger: str = "api") -> RunResult:
         async with self._lock:
             self._last_start = time.monotonic()
@@ -209,6 +236,13 @@ class Orchestrator:
                     site, now, self.horizon_h, where, ctx.weather), errors)
         else:
             errors.update({s: "no building data" for s in ("analysis", "forecast")})
+        ctx.previous_plan = self.plan
+        if self.feedback is not None:
+            ctx.measured = await self._step("feedback", None, self.feedback.measure(self.options, now, ctx.tz), errors)
+            if ctx.measured is not None:
+                ctx.notes.extend(ctx.measured.notes)
+                if ctx.site is not None and ctx.measured.zone_temperature is not None:
+                    ctx.site.latest["indoor"] = ctx.measured.zone_temperature  # the zone now, not an hour ago
         found = await asyncio.gather(*(self._step(agent.name, agent, agent.optimise(ctx), errors)
                                        for agent in (self.hvac, self.lighting, self.load)))
         candidates: list[Candidate] = [c for group in found if group for c in group]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -13,6 +13,9 @@ import numpy as np
 from ..engine.series import Forecast, HourlySeries
 from ..options import Options
 from ..store import EntityMeta, Store, StoreDb
+
+if TYPE_CHECKING:
+    from .feedback import Measured
 
 ROLES = ("load", "pv", "outdoor", "indoor", "hvac_power", "occupancy", "light", "setpoint")
 
@@ -158,3 +161,5 @@ class RunContext:
     candidates: list[Any] = field(default_factory=list)
     plans: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    measured: Measured | None = None  # the state Home Assistant reports now (None: not read)
+    previous_plan: dict[str, Any] | None = None  # the plan pushed last (what the executor follows)

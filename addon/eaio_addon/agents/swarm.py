@@ -22,6 +22,7 @@ from .bus import EventBus
 from .data import DataAgent
 from .energy_backend import AddonEnergyBackend
 from .explain import Explainer, LlmExplainer, TemplateExplainer
+from .feedback import Feedback
 from .memory import AgentMemory
 from .orchestrator import Orchestrator
 from .plan_push import queue_plan
@@ -59,7 +60,7 @@ class AgentSwarm:
             self.bus, options, data=DataAgent(self.bus, store), weather=WeatherAgent(self.bus, store),
             memory=self.memory, submit=submit, open_recommendations=open_recommendations, locate=self.locate,
             strategy=StrategyAgent(self.bus, self.memory, explainer),
-            submit_plan=lambda plan: queue_plan(store, plan, wake_sender))
+            submit_plan=lambda plan: queue_plan(store, plan, wake_sender), feedback=Feedback(link))
         self.backend = AddonEnergyBackend(store, self.orchestrator, self.memory, wake_sender, health)
         self._mcp_url, self._mcp_token = mcp_url, mcp_token
         self.assistant = Assistant(self.backend, llm, self._tools if mcp_url is not None else None)
@@ -75,7 +76,11 @@ class AgentSwarm:
 
     async def _start_and_schedule(self) -> None:
         await self.orchestrator.start()
-        await self.orchestrator.schedule(self.orchestrator.options.optimize_every_minutes)
+        drift = asyncio.create_task(self.orchestrator.watch_drift(), name="eaio-drift")
+        try:
+            await self.orchestrator.schedule(self.orchestrator.options.optimize_every_minutes)
+        finally:
+            drift.cancel()
 
     async def stop(self) -> None:
         await self.orchestrator.stop()
