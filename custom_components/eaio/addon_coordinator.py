@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import Context, HomeAssistant, callback
@@ -17,12 +17,10 @@ from .addon_client import AddonAuthError, AddonClient, AddonError
 from .const import CONF_TOKEN, CONF_URL, DOMAIN
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator
 from .entity_spec import EntitySpec
+from .executor import PlanExecutor, async_start_executor
 from .guard import Command, get_guard
 from .plan import PlanBook
 from .recommendations import RecommendationBook
-
-if TYPE_CHECKING:
-    from .executor import PlanExecutor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,6 +83,7 @@ class AddonCoordinator(EaioCoordinator):
     async def async_start(self) -> None:
         await self.book.async_load()
         await self.plans.async_load()
+        self.executor = await async_start_executor(self.hass, self)
         self.book.expire_due()
         self._unsub_expiry = async_track_time_interval(self.hass, self._expire, timedelta(minutes=1))
 
@@ -96,6 +95,8 @@ class AddonCoordinator(EaioCoordinator):
         if self._unsub_expiry is not None:
             self._unsub_expiry()
         await self.book.async_flush()
+        if self.executor is not None:
+            await self.executor.async_close()
         await self.plans.async_close()
 
     async def _async_update_data(self) -> DeviceData:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import socket
 from typing import Any
+import uuid
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
@@ -46,6 +50,7 @@ from .bms.mqtt import MqttProfile, load_mqtt_profiles
 from .bms.planner import plan_reads
 from .bms.profiles import Profile, ProfileCatalog
 from .const import (
+    ADDON_UNIQUE_ID,
     CONF_BASE_TOPIC,
     CONF_DEVICE_ADDRESS,
     CONF_DEVICE_INSTANCE,
@@ -74,6 +79,8 @@ from .const import (
     SOURCE_MODBUS,
     SOURCE_MQTT,
 )
+from .controllables import SUBENTRY_TYPE as CONTROLLABLE_SUBENTRY
+from .controllables_flow import ControllableSubentryFlow
 from .modbus_coordinator import enabled_points
 
 # Source types offered by the first step. Menu entries are step ids: "mqtt" is taken by
@@ -81,8 +88,18 @@ from .modbus_coordinator import enabled_points
 SOURCE_TYPES = [SOURCE_MODBUS, SOURCE_BACNET, "mqtt_device", SOURCE_ADDON]
 
 
-def _unique_id(host: str, port: int, unit_id: int) -> str:
-    return f"modbus_{host.lower()}_{port}_{unit_id}"
+def _new_modbus_id() -> str:
+    """An id made once and kept: entity ids and statistics must outlive an address change."""
+    return f"modbus_{uuid.uuid4().hex}"
+
+
+def _resolve(host: str) -> set[str]:
+    """Every address a host name stands for (blocking: run in the executor)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return {host.lower()}
+    return {str(info[4][0]) for info in infos}
 
 
 def _profile_selector(catalog: ProfileCatalog) -> SelectSelector:
@@ -108,6 +125,27 @@ def _modbus_schema(catalog: ProfileCatalog, defaults: dict[str, Any]) -> vol.Sch
             ),
         }
     )
+
+
+def _addon_schema(url: str | None) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_URL, default=url or "http://127.0.0.1:8099"): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.URL)
+            ),
+            vol.Required(CONF_TOKEN): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+        }
+    )
+
+
+def _clean_topic(raw: Any) -> str | None:
+    """A base topic without surrounding slashes, or None when it is not one (wildcards included)."""
+    base = str(raw).strip().strip("/")
+    try:
+        mqtt.valid_subscribe_topic(base)
+    except vol.Invalid:
+        return None
+    return None if "+" in base or "#" in base else base
 
 
 def _refused_text(catalog: ProfileCatalog) -> str:
@@ -136,7 +174,8 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a device to EAIO."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    # 1.2: ids that do not hold an address, and one id for the add-on (see async_migrate_entry).
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         self._catalog: ProfileCatalog | None = None
@@ -320,20 +359,14 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"refused": _refused_text(catalog)}
         if user_input is not None:
-            await self.async_set_unique_id(
-                _unique_id(
-                    str(user_input[CONF_HOST]).strip(),
-                    int(user_input[CONF_PORT]),
-                    int(user_input[CONF_UNIT_ID]),
-                )
-            )
-            self._abort_if_unique_id_configured()
+            if await self._modbus_taken(
+                str(user_input[CONF_HOST]).strip(), int(user_input[CONF_PORT]), int(user_input[CONF_UNIT_ID])
+            ):
+                return self.async_abort(reason="already_configured")
             data, errors, placeholders, profile = await self._validate(user_input)
             if not errors and profile is not None:
-                return self.async_create_entry(
-                    title=f"{profile.name} {data[CONF_HOST]}:{data[CONF_PORT]}/{data[CONF_UNIT_ID]}",
-                    data=data,
-                )
+                await self.async_set_unique_id(_new_modbus_id())
+                return self.async_create_entry(title=profile.name, data=data)
         return self.async_show_form(
             step_id="modbus",
             data_schema=_modbus_schema(catalog, user_input or {}),
@@ -341,34 +374,152 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=placeholders,
         )
 
+    async def _modbus_taken(self, host: str, port: int, unit_id: int, exclude: str | None = None) -> bool:
+        """Whether another entry already reads this unit (localhost and 127.0.0.1 are one host)."""
+        others = [
+            e
+            for e in self._async_current_entries(include_ignore=False)
+            if e.entry_id != exclude
+            and e.data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS) == SOURCE_MODBUS
+            and e.data.get(CONF_PORT) == port
+            and e.data.get(CONF_UNIT_ID) == unit_id
+        ]
+        if not others:
+            return False
+        mine = await self.hass.async_add_executor_job(_resolve, host)
+        for other in others:
+            if mine & await self.hass.async_add_executor_job(_resolve, str(other.data[CONF_HOST])):
+                return True
+        return False
+
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Change the address or profile of a device."""
+        """Change where a device is; its id, entities and statistics stay."""
+        source = self._get_reconfigure_entry().data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS)
+        if source == SOURCE_BACNET:
+            return await self.async_step_reconfigure_bacnet(user_input)
+        if source == SOURCE_MQTT:
+            return await self.async_step_reconfigure_mqtt(user_input)
+        if source == SOURCE_ADDON:
+            return await self.async_step_reconfigure_addon(user_input)
+        return await self.async_step_reconfigure_modbus(user_input)
+
+    async def async_step_reconfigure_modbus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Host, port, unit id or profile of a Modbus device."""
         entry = self._get_reconfigure_entry()
         catalog = await self._get_catalog()
         errors: dict[str, str] = {}
         placeholders = {"refused": _refused_text(catalog)}
         if user_input is not None:
             data, errors, placeholders, profile = await self._validate(user_input)
-            new_id = _unique_id(data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID])
-            if new_id != entry.unique_id:
-                await self.async_set_unique_id(new_id)
-                self._abort_if_unique_id_configured()
+            if not errors and await self._modbus_taken(
+                data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID], exclude=entry.entry_id
+            ):
+                errors["base"] = "already_configured"
             if not errors and profile is not None:
                 options = dict(entry.options)
+                title = entry.title
                 if data[CONF_PROFILE] != entry.data[CONF_PROFILE]:
                     options.pop(CONF_ENABLED_POINTS, None)  # keys of another profile mean nothing
-                return self.async_update_reload_and_abort(
-                    entry,
-                    unique_id=new_id,
-                    title=f"{profile.name} {data[CONF_HOST]}:{data[CONF_PORT]}/{data[CONF_UNIT_ID]}",
-                    data=data,
-                    options=options,
-                )
+                    old = catalog.profiles.get(entry.data[CONF_PROFILE])
+                    if old is None or title == old.name:
+                        title = profile.name  # the title was the profile's; a chosen one stays
+                return self.async_update_reload_and_abort(entry, title=title, data=data, options=options)
         return self.async_show_form(
-            step_id="reconfigure",
+            step_id="reconfigure_modbus",
             data_schema=_modbus_schema(catalog, user_input or dict(entry.data)),
             errors=errors,
             description_placeholders=placeholders,
+        )
+
+    async def async_step_reconfigure_bacnet(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A BACnet device's new address; it must still be the same device instance."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            local = str(user_input[CONF_LOCAL_ADDRESS]).strip()
+            target = str(user_input[CONF_DEVICE_ADDRESS]).strip()
+            try:
+                client = await self._bacnet_client(local)
+            except (OSError, ValueError):
+                errors[CONF_LOCAL_ADDRESS] = "local_address_unusable"
+            else:
+                try:
+                    device = await client.discover_at(normalize_address(target))
+                except ValueError:
+                    errors[CONF_DEVICE_ADDRESS] = "invalid_address"
+                except (DeviceUnreachable, BacnetError):
+                    errors["base"] = "cannot_connect"
+                else:
+                    if device.instance != entry.data[CONF_DEVICE_INSTANCE]:
+                        errors["base"] = "wrong_device"
+                    else:
+                        if self._bacnet_local is not None:
+                            held, self._bacnet_local = self._bacnet_local, None
+                            await async_release_client(self.hass, held)
+                        return self.async_update_reload_and_abort(
+                            entry,
+                            data_updates={CONF_LOCAL_ADDRESS: local, CONF_DEVICE_ADDRESS: device.address},
+                        )
+        defaults = user_input or dict(entry.data)
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_LOCAL_ADDRESS, default=defaults.get(CONF_LOCAL_ADDRESS)): TextSelector(),
+                vol.Required(CONF_DEVICE_ADDRESS, default=defaults.get(CONF_DEVICE_ADDRESS)): TextSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="reconfigure_bacnet",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"instance": str(entry.data[CONF_DEVICE_INSTANCE])},
+        )
+
+    async def async_step_reconfigure_mqtt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The topic an MQTT device publishes under."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            base = _clean_topic(user_input[CONF_BASE_TOPIC])
+            if base is None:
+                errors[CONF_BASE_TOPIC] = "invalid_topic"
+            elif self._mqtt_taken(base, exclude=entry.entry_id):
+                errors[CONF_BASE_TOPIC] = "topic_taken"
+            else:
+                return self.async_update_reload_and_abort(entry, data_updates={CONF_BASE_TOPIC: base})
+        defaults = user_input or dict(entry.data)
+        schema = vol.Schema(
+            {vol.Required(CONF_BASE_TOPIC, default=defaults.get(CONF_BASE_TOPIC)): TextSelector()}
+        )
+        return self.async_show_form(step_id="reconfigure_mqtt", data_schema=schema, errors=errors)
+
+    async def async_step_reconfigure_addon(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The add-on's address and token."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = str(user_input[CONF_URL]).strip().rstrip("/")
+            error = await self._check_addon(url, user_input[CONF_TOKEN])
+            if error is None:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]}
+                )
+            errors["base"] = error
+        defaults = user_input or dict(entry.data)
+        return self.async_show_form(
+            step_id="reconfigure_addon", data_schema=_addon_schema(defaults.get(CONF_URL)), errors=errors
+        )
+
+    def _mqtt_taken(self, base: str, exclude: str | None = None) -> bool:
+        return any(
+            e.data.get(CONF_BASE_TOPIC) == base
+            for e in self._async_current_entries(include_ignore=False)
+            if e.entry_id != exclude and e.data.get(CONF_SOURCE_TYPE) == SOURCE_MQTT
         )
 
     async def async_step_mqtt_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -378,16 +529,19 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         profiles: dict[str, MqttProfile] = await self.hass.async_add_executor_job(load_mqtt_profiles)
         errors: dict[str, str] = {}
         if user_input is not None:
-            base = str(user_input[CONF_BASE_TOPIC]).strip().strip("/")
-            try:
-                mqtt.valid_subscribe_topic(base)
-                if "+" in base or "#" in base:
-                    raise vol.Invalid("wildcards")
-            except vol.Invalid:
+            base = _clean_topic(user_input[CONF_BASE_TOPIC])
+            if base is None:
                 errors[CONF_BASE_TOPIC] = "invalid_topic"
-            if not errors:
-                await self.async_set_unique_id(f"mqtt_{base}")
-                self._abort_if_unique_id_configured()
+            elif self._mqtt_taken(base):
+                return self.async_abort(reason="already_configured")
+            else:
+                # The topic it was added under, kept when the topic changes; a later device
+                # under that old topic gets an id of its own.
+                taken = {e.unique_id for e in self._async_current_entries(include_ignore=False)}
+                unique_id = f"mqtt_{base}"
+                if unique_id in taken:
+                    unique_id = f"{unique_id}_{uuid.uuid4().hex[:8]}"
+                await self.async_set_unique_id(unique_id)
                 return self.async_create_entry(
                     title=str(user_input[CONF_NAME]).strip() or base,
                     data={
@@ -429,7 +583,7 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         """The add-on announced itself through the Supervisor: offer one-click setup."""
         config = discovery_info.config
         url = f"http://{config['host']}:{config['port']}"
-        await self.async_set_unique_id(f"addon_{discovery_info.uuid}")
+        await self.async_set_unique_id(ADDON_UNIQUE_ID)
         self._abort_if_unique_id_configured(updates={CONF_URL: url, CONF_TOKEN: config["token"]})
         self._discovered = {CONF_URL: url, CONF_TOKEN: config["token"], "name": discovery_info.name}
         return await self.async_step_hassio_confirm()
@@ -459,7 +613,7 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             url = str(user_input[CONF_URL]).strip().rstrip("/")
-            await self.async_set_unique_id(f"addon_{url}")
+            await self.async_set_unique_id(ADDON_UNIQUE_ID)
             self._abort_if_unique_id_configured()
             error = await self._check_addon(url, user_input[CONF_TOKEN])
             if error is None:
@@ -469,20 +623,48 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             errors["base"] = error
         defaults = user_input or {}
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_URL, default=defaults.get(CONF_URL, "http://127.0.0.1:8099")): TextSelector(
-                    TextSelectorConfig(type=TextSelectorType.URL)
-                ),
-                vol.Required(CONF_TOKEN): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
-            }
+        return self.async_show_form(
+            step_id="addon", data_schema=_addon_schema(defaults.get(CONF_URL)), errors=errors
         )
-        return self.async_show_form(step_id="addon", data_schema=schema, errors=errors)
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The add-on refused its token: ask for the one it shows now."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            error = await self._check_addon(entry.data[CONF_URL], user_input[CONF_TOKEN])
+            if error is None:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_TOKEN: user_input[CONF_TOKEN]}
+                )
+            errors["base"] = error
+        schema = vol.Schema(
+            {vol.Required(CONF_TOKEN): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))}
+        )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"url": entry.data[CONF_URL]},
+        )
 
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
         return EaioOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """The add-on link takes controllables: the entities that may carry out its plans."""
+        if config_entry.data.get(CONF_SOURCE_TYPE) != SOURCE_ADDON:
+            return {}
+        return {CONTROLLABLE_SUBENTRY: ControllableSubentryFlow}
 
 
 class EaioOptionsFlow(OptionsFlow):

@@ -1,17 +1,576 @@
-"""The plan executor: sets each controllable to its slot's value through the one guard."""
+"""The plan executor: at each slot boundary it sets each controllable with autopilot on to its
+slot's value, through the one guard.
+
+It pauses a controllable that a person or another automation changed (until the next plan),
+fails safe when the plan expires, the add-on is gone past the plan's end, or the entity or its
+feedback sensor is unavailable, and remembers the last slot it commanded so that a restart of
+Home Assistant mid-plan does not send a slot's command twice.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+import logging
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.core import Context
+from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Context,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .control_rules import needs_command, to_command
+from .controllables import (
+    KIND_APPLIANCE,
+    KIND_BATTERY,
+    KIND_CAR,
+    KIND_ZONE,
+    Controllable,
+    controllables_of,
+)
+from .guard import Command, get_guard
+from .plan import Plan, PlanItem
+
+if TYPE_CHECKING:
+    from .addon_coordinator import AddonCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_PLAN_STEP: Final = "eaio_plan_step"
+EVENT_PLAN_OVERRIDE: Final = "eaio_plan_override"
+EVENT_PLAN_FAILSAFE: Final = "eaio_plan_failsafe"
+STORAGE_VERSION = 1
+MAX_EXECUTIONS = 2000
+CHECK_INTERVAL = timedelta(minutes=1)
+_BAD = (STATE_UNAVAILABLE, STATE_UNKNOWN)
+
+
+@dataclass(slots=True)
+class ControlState:
+    """What the executor knows of one controllable; stored across restarts."""
+
+    autopilot: bool | None = None  # None: not decided yet (the add-on's default once known)
+    dry_run: bool = False
+    status: str = "idle"  # idle | following | dry_run | paused | failsafe | error
+    paused_plan: str | None = None
+    last_slot: str | None = None
+    restore: Any = None  # the zone's setpoint before EAIO took control
+    last_commanded: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+def _service(entity_id: str, value: Any) -> tuple[str, dict[str, Any]]:
+    """The service and data that set ``entity_id`` to ``value``."""
+    domain = entity_id.split(".", 1)[0]
+    if domain in ("switch", "input_boolean"):
+        return f"{domain}.{'turn_on' if value else 'turn_off'}", {}
+    if domain in ("select", "input_select"):
+        return f"{domain}.select_option", {"option": value}
+    if domain == "climate":
+        return "climate.set_temperature", {"temperature": value}
+    return f"{domain}.set_value", {"value": value}
+
+
+def _current(state: State | None) -> Any:
+    """The value an entity holds, in the terms the executor commands it."""
+    if state is None or state.state in _BAD:
+        return None
+    if state.domain in ("switch", "input_boolean"):
+        return state.state == STATE_ON
+    if state.domain in ("select", "input_select"):
+        return state.state
+    if state.domain == "climate":
+        return state.attributes.get("temperature")
+    try:
+        return float(state.state)
+    except ValueError:
+        return None
+
+
+def _power_factor(state: State | None) -> float:
+    """Plans speak kW; a power entity in W takes a thousand times the number."""
+    unit = state.attributes.get("unit_of_measurement") if state else None
+    return 1000.0 if unit == "W" else 1.0
 
 
 class PlanExecutor:
-    """Placeholder until the executor lands."""
+    """Carries out the plan of one add-on link on its declared controllables."""
 
-    def controllable_for_key(self, key: str) -> Any:
-        return None
+    def __init__(self, hass: HomeAssistant, link: AddonCoordinator) -> None:
+        self.hass = hass
+        self.link = link
+        entry = link.config_entry
+        self.entry_id = entry.entry_id
+        self.controllables: dict[str, Controllable] = {c.plan_key: c for c in controllables_of(entry)}
+        self.states: dict[str, ControlState] = {}
+        self.executions: deque[dict[str, Any]] = deque(maxlen=MAX_EXECUTIONS)
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.executor.{entry.entry_id}"
+        )
+        self._own_contexts: deque[str] = deque(maxlen=200)
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._running = False
+        self._again = False
+
+    # Life cycle -----------------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        stored = await self._store.async_load() or {}
+        known = stored.get("states", {})
+        for key, controllable in self.controllables.items():
+            raw = known.get(controllable.id)
+            self.states[key] = ControlState(**raw) if isinstance(raw, dict) else ControlState()
+        self.executions.extend(stored.get("executions", []))
+        guard = get_guard(self.hass)
+        for controllable in self.controllables.values():
+            for entity_id in controllable.entities:
+                guard.policies[entity_id] = controllable.policy(entity_id)
+        watched = [e for c in self.controllables.values() for e in (*c.entities, c.feedback_entity) if e]
+        if watched:
+            self._unsubs.append(async_track_state_change_event(self.hass, watched, self._state_changed))
+        self._unsubs.append(self.link.plans.async_add_listener(self._plan_changed))
+        self._unsubs.append(self.link.async_add_listener(self._health_changed))
+        self._unsubs.append(async_track_time_interval(self.hass, self._tick, CHECK_INTERVAL))
+        self._health_changed()
+        self._schedule_step()
+
+    async def async_close(self) -> None:
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        guard = get_guard(self.hass)
+        for controllable in self.controllables.values():
+            for entity_id in controllable.entities:
+                guard.policies.pop(entity_id, None)
+        await self._store.async_save(self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "states": {c.id: asdict(self.states[key]) for key, c in self.controllables.items()},
+            "executions": list(self.executions)[-500:],
+        }
+
+    def _save(self) -> None:
+        self._store.async_delay_save(self._snapshot, 1.0)
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Entities that show the executor's state are told when it changes."""
+        self._listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._listeners.remove(listener)
+
+        return remove
+
+    def _changed(self) -> None:
+        self._save()
+        for listener in list(self._listeners):
+            listener()
+
+    # What the add-on link and the entities ask --------------------------------------------------
+
+    def controllable_for_key(self, key: str) -> Controllable | None:
+        return self.controllables.get(key)
+
+    def state_of(self, key: str) -> ControlState:
+        return self.states.setdefault(key, ControlState())
 
     async def async_set_autopilot(self, key: str, on: bool, requester: str, context: Context | None) -> None:
+        state = self.state_of(key)
+        state.autopilot = on
+        _LOGGER.info(
+            "Autopilot %s for %s (asked by %s, user %s)",
+            "on" if on else "off",
+            key,
+            requester,
+            context.user_id if context else None,
+        )
+        if on:
+            # A person's explicit choice also ends a pause, and the current slot is carried out now.
+            state.paused_plan = None
+            state.last_slot = None
+            if state.status in ("paused", "failsafe", "error"):
+                state.status = "idle"
+        else:
+            state.status = "idle"
+        self._changed()
+        self._schedule_step()
+
+    async def async_set_dry_run(self, key: str, on: bool) -> None:
+        state = self.state_of(key)
+        state.dry_run = on
+        state.last_slot = None
+        self._changed()
+        self._schedule_step()
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The controllables as the add-on reads them (eaio/controllables)."""
+        plan = self.link.plans.plan
+        result = []
+        for key, controllable in self.controllables.items():
+            state = self.state_of(key)
+            paused = state.status == "paused" and plan is not None and state.paused_plan == plan.plan_id
+            result.append(
+                {
+                    **controllable.as_dict(),
+                    "autopilot": bool(state.autopilot),
+                    "dry_run": state.dry_run,
+                    "state": state.status,
+                    "paused_until": dt_util.as_local(plan.end).isoformat() if paused and plan else None,
+                }
+            )
+        return result
+
+    def executions_since(self, since: datetime) -> list[dict[str, Any]]:
+        moment = since.isoformat()
+        return [e for e in self.executions if e["at"] >= moment]
+
+    # Triggers ---------------------------------------------------------------------------------
+
+    @callback
+    def _plan_changed(self) -> None:
+        plan = self.link.plans.plan
+        for state in self.states.values():
+            if plan is not None and state.paused_plan not in (None, plan.plan_id):
+                state.paused_plan = None  # a new plan ends a manual override's pause
+                state.status = "idle"
+        self._schedule_step()
+
+    @callback
+    def _health_changed(self) -> None:
+        default = self.link.health.get("autopilot_default") if self.link.health else None
+        if not isinstance(default, bool):
+            return
+        changed = False
+        for key in self.controllables:
+            state = self.state_of(key)
+            if state.autopilot is None:
+                state.autopilot = default
+                changed = True
+        if changed:
+            self._changed()
+            self._schedule_step()
+
+    @callback
+    def _tick(self, _now: datetime) -> None:
+        self._schedule_step()
+
+    @callback
+    def _schedule_step(self) -> None:
+        if self._running:
+            self._again = True
+            return
+        self.hass.async_create_background_task(self.async_step(), f"{DOMAIN} plan step", eager_start=True)
+
+    @callback
+    def _state_changed(self, event: Event[EventStateChangedData]) -> None:
+        entity_id = event.data["entity_id"]
+        new, old = event.data["new_state"], event.data["old_state"]
+        for key, controllable in self.controllables.items():
+            if entity_id == controllable.feedback_entity or entity_id not in controllable.entities:
+                if entity_id == controllable.feedback_entity and (new is None or new.state in _BAD):
+                    self._schedule_step()
+                continue
+            if new is None or new.state in _BAD or old is None or old.state in _BAD:
+                self._schedule_step()
+                continue
+            self._maybe_override(key, controllable, entity_id, old, new)
+
+    def _maybe_override(
+        self, key: str, controllable: Controllable, entity_id: str, old: State, new: State
+    ) -> None:
+        state = self.state_of(key)
+        plan = self.link.plans.plan
+        if not state.autopilot or state.dry_run or plan is None or state.status in ("paused", "failsafe"):
+            return
+        if new.context.id in self._own_contexts or new.context.parent_id in self._own_contexts:
+            return
+        value = _current(new)
+        if value == _current(old):
+            return  # an attribute changed, not what EAIO commands
+        commanded = (state.last_commanded or {}).get(entity_id)
+        if commanded is not None and not needs_command(commanded, value, controllable.limits.step):
+            return  # the device reporting back what EAIO sent
+        state.status = "paused"
+        state.paused_plan = plan.plan_id
+        state.reason = f"changed by someone else to {value}"
+        _LOGGER.warning("%s was changed by someone else: EAIO pauses %s until the next plan", entity_id, key)
+        self.hass.bus.async_fire(
+            EVENT_PLAN_OVERRIDE,
+            {"key": key, "entity_id": entity_id, "paused_until": dt_util.as_local(plan.end).isoformat()},
+        )
+        self._record(plan, key, None, value, None, "paused", state.dry_run)
+        self._changed()
+
+    # The step ---------------------------------------------------------------------------------
+
+    async def async_step(self) -> None:
+        """Carry out the current slot of every controllable that needs it (idempotent)."""
+        self._running = True
+        try:
+            while True:
+                self._again = False
+                now = dt_util.utcnow()
+                for key, controllable in self.controllables.items():
+                    try:
+                        await self._step_one(key, controllable, now)
+                    except Exception:
+                        _LOGGER.exception("Plan step for %s failed", key)
+                if not self._again:
+                    break
+        finally:
+            self._running = False
+
+    def _missing(self, controllable: Controllable) -> str | None:
+        registry = er.async_get(self.hass)
+        for entity_id in controllable.entities:
+            if self.hass.states.get(entity_id) is None and registry.async_get(entity_id) is None:
+                return entity_id
         return None
+
+    async def _step_one(self, key: str, controllable: Controllable, now: datetime) -> None:
+        state = self.state_of(key)
+        issue_id = f"controllable_missing_{controllable.id}"
+        missing = self._missing(controllable)
+        if missing is not None:
+            if state.status != "error":
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="controllable_entity_missing",
+                    translation_placeholders={"key": key, "entity": missing},
+                )
+                _LOGGER.error("Controllable %s: %s no longer exists; EAIO sends it nothing", key, missing)
+                state.status, state.reason = "error", f"{missing} no longer exists"
+                self._changed()
+            return
+        if state.status == "error":
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            state.status, state.reason = "idle", None
+            self._changed()
+        if not state.autopilot:
+            return
+        plan = self.link.plans.plan
+        if plan is None or controllable.plan_key not in plan.items:
+            return
+        if now >= plan.end:
+            away = not self.link.last_update_success
+            await self._failsafe(key, controllable, plan, "add-on unreachable past the plan's end" if away
+                                 else "plan expired")  # fmt: skip
+            return
+        if state.status == "paused" and state.paused_plan == plan.plan_id:
+            return
+        unavailable = self._unavailable(controllable)
+        if unavailable is not None:
+            await self._failsafe(key, controllable, plan, f"{unavailable} is unavailable")
+            return
+        item = plan.items[controllable.plan_key]
+        slot = plan.slot_at(item.key, now)
+        target, slot_start, reason = self._target(item, plan, now)
+        if slot is None and slot_start is None:
+            return
+        slot_id = f"{plan.plan_id}|{slot_start.isoformat() if slot_start else '-'}|{target}"
+        if state.last_slot == slot_id:
+            return
+        await self._command(key, controllable, state, plan, slot_start or now, target, reason)
+        state.last_slot = slot_id
+        self._changed()
+
+    def _unavailable(self, controllable: Controllable) -> str | None:
+        for entity_id in (*controllable.entities, controllable.feedback_entity):
+            if entity_id is None:
+                continue
+            current = self.hass.states.get(entity_id)
+            if current is None or current.state in _BAD:
+                return entity_id
+        return None
+
+    def _target(self, item: PlanItem, plan: Plan, now: datetime) -> tuple[Any, datetime | None, str]:
+        """The value the item asks for now, the start of the slot (or run phase) it comes from, the reason."""
+        slot = plan.slot_at(item.key, now)
+        reason = slot.reason if slot else ""
+        if item.run is not None and item.kind in (KIND_APPLIANCE, KIND_CAR):
+            start, end = item.run
+            if start <= now < end:
+                value: Any = True if item.kind == KIND_APPLIANCE else (slot.value if slot else True)
+                return value, start, reason or "timed start"
+            if now >= end:
+                return (False if item.kind == KIND_APPLIANCE else 0.0), end, reason or "run over"
+        if slot is None:
+            return None, None, ""
+        return slot.value, slot.start, reason
+
+    def _commands(
+        self, controllable: Controllable, state: ControlState, target: Any
+    ) -> list[tuple[str, Any]]:
+        """(entity, value) pairs that bring the controllable to ``target``."""
+        kind = controllable.kind
+        power = controllable.entity_id
+        if kind == KIND_BATTERY:
+            if target is None:
+                if controllable.mode_entity and controllable.auto_option:
+                    return [(controllable.mode_entity, controllable.auto_option)]
+                return [(power, to_command(0.0, controllable.limits))] if power else []
+            result: list[tuple[str, Any]] = []
+            if controllable.mode_entity and controllable.forced_option:
+                result.append((controllable.mode_entity, controllable.forced_option))
+            if power:
+                factor = _power_factor(self.hass.states.get(power))
+                result.append((power, to_command(float(target) * factor, controllable.limits)))
+            return result
+        if kind == KIND_CAR:
+            on = bool(target) and (isinstance(target, bool) or float(target) > 0)
+            result = []
+            if power:
+                kw = 0.0 if not on or isinstance(target, bool) else float(target)
+                if on and isinstance(target, bool):
+                    kw = controllable.limits.high or 0.0
+                factor = _power_factor(self.hass.states.get(power))
+                result.append((power, to_command(kw * factor, controllable.limits)))
+            if controllable.switch_entity:
+                result.append((controllable.switch_entity, on))
+            return result
+        if kind == KIND_APPLIANCE:
+            return [(power, bool(target))] if power else []
+        if kind == KIND_ZONE and power:
+            if target is None:
+                return [] if state.restore is None else [(power, state.restore)]
+            if state.restore is None:
+                state.restore = _current(self.hass.states.get(power))
+            return [(power, to_command(float(target), controllable.limits))]
+        return []
+
+    def _safe_commands(self, controllable: Controllable, state: ControlState) -> list[tuple[str, Any]]:
+        """Battery to its own automatic mode (or zero power), car and appliance off when EAIO
+        switched them on, the zone back to its setpoint before EAIO took control."""
+        if controllable.kind == KIND_BATTERY:
+            return self._commands(controllable, state, None)
+        if controllable.kind in (KIND_CAR, KIND_APPLIANCE):
+            commanded = state.last_commanded or {}
+            if any(v is True or (isinstance(v, float) and v > 0) for v in commanded.values()):
+                return self._commands(controllable, state, False)
+            return []
+        if controllable.kind == KIND_ZONE and controllable.entity_id and state.restore is not None:
+            return [(controllable.entity_id, state.restore)]
+        return []
+
+    async def _send(
+        self, controllable: Controllable, state: ControlState, pairs: list[tuple[str, Any]], reason: str
+    ) -> tuple[str, Any]:
+        """Send what differs from what the entities hold, through the guard: (outcome, value sent)."""
+        outcome, sent = "unchanged", None
+        for entity_id, value in pairs:
+            current_state = self.hass.states.get(entity_id)
+            step = controllable.limits.step if entity_id == controllable.entity_id else None
+            if not needs_command(value, _current(current_state), step):
+                state.last_commanded = {**(state.last_commanded or {}), entity_id: value}
+                continue
+            service, data = _service(entity_id, value)
+            context = Context()
+            self._own_contexts.append(context.id)
+            cmd = Command(service, entity_id, data, "executor", "plan", context, reason)
+            try:
+                await get_guard(self.hass).async_call(cmd)
+            except HomeAssistantError as err:
+                _LOGGER.warning("Plan command %s on %s refused: %s", service, entity_id, err)
+                return "refused", value
+            state.last_commanded = {**(state.last_commanded or {}), entity_id: value}
+            outcome, sent = "set", value
+        return outcome, sent
+
+    async def _command(
+        self,
+        key: str,
+        controllable: Controllable,
+        state: ControlState,
+        plan: Plan,
+        slot_start: datetime,
+        target: Any,
+        reason: str,
+    ) -> None:
+        pairs = self._commands(controllable, state, target)
+        if state.dry_run:
+            state.status = "dry_run"
+            _LOGGER.info("Dry run: %s would be set to %s (%s)", key, pairs, reason)
+            self._record(plan, key, slot_start, target, None, "dry_run", True, controllable, reason, pairs)
+            return
+        outcome, sent = await self._send(controllable, state, pairs, f"plan {plan.plan_id}: {reason}")
+        state.status = "following"
+        commanded = pairs[-1][1] if pairs and outcome == "set" else sent
+        self._record(plan, key, slot_start, target, commanded, outcome, False, controllable, reason, pairs)
+
+    async def _failsafe(self, key: str, controllable: Controllable, plan: Plan, reason: str) -> None:
+        state = self.state_of(key)
+        if state.status == "failsafe" and state.reason == reason:
+            return
+        state.status, state.reason = "failsafe", reason
+        _LOGGER.warning("Plan fail-safe for %s: %s; EAIO stops commanding it", key, reason)
+        pairs = [
+            (e, v)
+            for e, v in self._safe_commands(controllable, state)
+            if (s := self.hass.states.get(e)) is not None and s.state not in _BAD
+        ]
+        if pairs and not state.dry_run:
+            await self._send(controllable, state, pairs, f"fail-safe: {reason}")
+        state.restore = None
+        state.last_slot = None
+        self.hass.bus.async_fire(
+            EVENT_PLAN_FAILSAFE, {"key": key, "entity_id": controllable.entity_id, "reason": reason}
+        )
+        self._record(plan, key, None, None, pairs[-1][1] if pairs else None, "failsafe", state.dry_run,
+                     controllable, reason, pairs)  # fmt: skip
+        self._changed()
+
+    def _record(
+        self,
+        plan: Plan,
+        key: str,
+        slot_start: datetime | None,
+        value: Any,
+        commanded: Any,
+        outcome: str,
+        dry_run: bool,
+        controllable: Controllable | None = None,
+        reason: str = "",
+        pairs: list[tuple[str, Any]] | None = None,
+    ) -> None:
+        now = dt_util.utcnow().isoformat()
+        slot = slot_start.isoformat() if slot_start else None
+        self.executions.append(
+            {"plan_id": plan.plan_id, "key": key, "slot_start": slot, "value": value,
+             "commanded": commanded, "dry_run": dry_run, "outcome": outcome, "at": now}
+        )  # fmt: skip
+        if outcome == "paused":
+            return
+        entity_id = controllable.entity_id or controllable.switch_entity if controllable else None
+        self.hass.bus.async_fire(
+            EVENT_PLAN_STEP,
+            {"plan_id": plan.plan_id, "key": key, "entity_id": entity_id, "slot_start": slot, "value": value,
+             "outcome": outcome, "reason": reason, "dry_run": dry_run,
+             "commands": [[e, v] for e, v in pairs or []]},
+        )  # fmt: skip
+
+
+async def async_start_executor(hass: HomeAssistant, link: AddonCoordinator) -> PlanExecutor:
+    executor = PlanExecutor(hass, link)
+    await executor.async_start()
+    return executor

@@ -9,8 +9,10 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .addon_coordinator import AddonCoordinator
 from .coordinator import EaioConfigEntry
 from .entity import EaioPointEntity, description_kwargs
+from .executor_switches import async_add_control_switches
 
 PARALLEL_UPDATES = 1
 
@@ -24,6 +26,8 @@ async def async_setup_entry(
         for point in coordinator.specs
         if point.platform is Platform.SWITCH
     )
+    if isinstance(coordinator, AddonCoordinator):
+        async_add_control_switches(coordinator, async_add_entities)
 
 
 class EaioSwitch(EaioPointEntity, SwitchEntity):

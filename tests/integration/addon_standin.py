@@ -21,17 +21,20 @@ class AddonStandIn:
     def __init__(self) -> None:
         self.optimize_calls = 0
         self.questions: list[str] = []
+        self.ask_bodies: list[dict[str, Any]] = []
         self.ask_status = 200
         self.forecast: dict[str, Any] | None = None
         # None: not measured yet (a fresh add-on)
         self.accuracy: dict[str, Any] | None = {"hours": 168, "cv_rmse_pct": 23.4, "nmbe_pct": -1.2, "mae_kw": 0.21,
                                                 "mean_kw": 1.1}
         self.verified: dict[str, Any] | None = {"recommendations": 1, "kwh": 12.5, "by_recommendation": {}}
+        self.autopilot_default: bool | None = None  # the add-on's autopilot option, when it says it
         self.runner: web.AppRunner | None = None
         self.url = ""
+        self.token = TOKEN  # the token it accepts; a test may rotate it
 
     def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
 
     async def health(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -41,13 +44,17 @@ class AddonStandIn:
                                   "forecast_accuracy": self.accuracy, "verified_savings": self.verified}  # fmt: skip
         if self.forecast is not None:
             health["forecast"] = self.forecast
+        if self.autopilot_default is not None:
+            health["autopilot_default"] = self.autopilot_default
         return web.json_response(health)
 
     async def ask(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"error": "unauthorized"}, status=401)
-        question = (await request.json())["question"]
+        body = await request.json()
+        question = body["question"]
         self.questions.append(question)
+        self.ask_bodies.append(body)
         if self.ask_status != 200:
             return web.json_response({"error": "the assistant is not available"}, status=self.ask_status)
         return web.json_response({"answer": f"The add-on's assistant on: {question}", "sources": []})
