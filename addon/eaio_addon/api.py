@@ -3,7 +3,12 @@
 Every request needs ``Authorization: Bearer <token>``, except those that come through Home
 Assistant's ingress proxy, which has authenticated the user already: inside the Supervisor they
 arrive from the Supervisor's address with an ``X-Ingress-Path`` header. Standalone there is no
-Supervisor, so no request is trusted that way.
+Supervisor, so no request is trusted that way; a browser, which cannot send the header, gets a
+login form instead of a bare 401: the token once, then an HttpOnly, SameSite=Strict session
+cookie that opens the page (GET only: nothing that changes anything rides on a cookie).
+
+Every answer carries security headers that still let Home Assistant frame the page: ingress
+serves it from Home Assistant's own origin ('self'), a standalone install from its URL.
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ from collections.abc import Awaitable, Callable, Mapping
 import hmac
 import logging
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from . import bounded_json
-from .ingress_page import render_page
+from .api_token import Sessions
+from .ingress_page import render_login, render_page
 
 _LOGGER = logging.getLogger(__name__)
 
 SUPERVISOR_INGRESS_ADDRESS = "172.30.32.2"
 MAX_BODY = 64 * 1024
 MAX_BODY_DEPTH = 16  # the API's bodies are flat objects
+SESSION_COOKIE = "eaio_session"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,6 +49,11 @@ class RuntimeView(Protocol):
     async def ask(self, question: str) -> dict[str, Any]: ...
 
 
+def _login_form(problem: str | None) -> web.Response:
+    return web.Response(text=render_login(problem), content_type="text/html", status=401,
+                        headers={"Cache-Control": "no-store"})
+
+
 def _unauthorized() -> web.Response:
     return web.json_response({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"})
 
@@ -54,20 +67,77 @@ def is_ingress(remote: str | None, headers: Mapping[str, str], *, trust_ingress:
     return trust_ingress and remote == SUPERVISOR_INGRESS_ADDRESS and "X-Ingress-Path" in headers
 
 
-def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool) -> web.Application:
+def ha_origin(ws_url: str) -> str | None:
+    """The origin a browser shows Home Assistant at, from the websocket URL the add-on reaches it by."""
+    parts = urlsplit(ws_url)
+    scheme = {"ws": "http", "wss": "https", "http": "http", "https": "https"}.get(parts.scheme)
+    return f"{scheme}://{parts.netloc}" if scheme and parts.netloc else None
+
+
+def security_headers(frame_origin: str | None) -> dict[str, str]:
+    """Headers for every answer: no sniffing, no referrer, and framing only by Home Assistant."""
+    ancestors = "'self'" + (f" {frame_origin}" if frame_origin else "")
+    return {
+        # The page has inline styles and SVG, no scripts and nothing fetched from elsewhere.
+        "Content-Security-Policy": (f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                                    f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def _wants_page(request: web.Request) -> bool:
+    return (request.method in ("GET", "HEAD") and not request.path.startswith("/api/")
+            and "text/html" in request.headers.get("Accept", ""))
+
+
+def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool, frame_origin: str | None = None,
+              sessions: Sessions | None = None) -> web.Application:
     expected = f"Bearer {token}".encode()
+    browser_sessions = sessions or Sessions()
+    headers = security_headers(frame_origin)
+
+    @web.middleware
+    async def secure(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers.update(headers)
+            raise
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_ingress(request.remote, request.headers, trust_ingress=trust_ingress):
             return await handler(request)
+        if request.path == "/login" and request.method == "POST":
+            return await login(request)
         # Undecodable header bytes are kept as surrogates: encode them back, or a non-ASCII header is a 500.
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, expected):
-            _LOGGER.debug("Refused %s %s from %s: %s token", request.method, request.path, request.remote,
-                          "wrong" if given else "no")
-            return _unauthorized()
-        return await handler(request)
+        if given and hmac.compare_digest(given, expected):
+            return await handler(request)
+        if (not given and request.method in ("GET", "HEAD")
+                and browser_sessions.valid(request.cookies.get(SESSION_COOKIE))):
+            return await handler(request)
+        _LOGGER.debug("Refused %s %s from %s: %s token", request.method, request.path, request.remote,
+                      "wrong" if given else "no")
+        if not given and _wants_page(request):
+            return _login_form(None)
+        return _unauthorized()
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        given = form.get("token")
+        if not isinstance(given, str) or not hmac.compare_digest(
+                given.strip().encode("utf-8", "surrogateescape"), token.encode()):
+            _LOGGER.info("Refused a sign-in on the add-on page from %s: wrong token", request.remote)
+            return _login_form("That is not the add-on's API token.")
+        response = web.Response(status=303, headers={"Location": "./", "Cache-Control": "no-store"})
+        response.set_cookie(SESSION_COOKIE, browser_sessions.open(), max_age=int(browser_sessions.ttl), path="/",
+                            httponly=True, samesite="Strict", secure=request.secure)
+        return response
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(await runtime.health())
@@ -97,7 +167,7 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool) -> web.A
         return web.Response(text=render_page(await runtime.page_facts()), content_type="text/html",
                             headers={"Cache-Control": "no-store"})
 
-    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[secure, authenticate], client_max_size=MAX_BODY)
     app.router.add_get("/", page)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/recommendations", recommendations)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import os
 from pathlib import Path
 import secrets
+import time
 
 TOKEN_FILE = "api_token"
 
@@ -27,3 +29,33 @@ def load_or_create_api_token(data_dir: Path) -> tuple[str, bool]:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(token + "\n")
     return token, True
+
+
+class Sessions:
+    """Browser sessions opened with the token on the login form; kept in memory, so a restart signs out."""
+
+    def __init__(self, ttl: float = 12 * 3600.0, *, limit: int = 100, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._limit = limit
+        self._clock = clock
+        self._expires: dict[str, float] = {}
+
+    def open(self) -> str:
+        now = self._clock()
+        self._expires = {sid: at for sid, at in self._expires.items() if at > now}
+        while len(self._expires) >= self._limit:  # many logins: the oldest session goes
+            del self._expires[min(self._expires, key=self._expires.__getitem__)]
+        sid = secrets.token_urlsafe(32)
+        self._expires[sid] = now + self.ttl
+        return sid
+
+    def valid(self, sid: str | None) -> bool:
+        if not sid:
+            return False
+        at = self._expires.get(sid)
+        if at is None:
+            return False
+        if at <= self._clock():
+            del self._expires[sid]
+            return False
+        return True

@@ -144,3 +144,22 @@ def render_page(facts: dict[str, Any]) -> str:
 <p class="muted">Refreshes every 15 s. {escape(_when(facts.get("now")))}</p>
 </body></html>
 """
+
+
+def render_login(problem: str | None = None) -> str:
+    """The form a browser opened outside Home Assistant gets instead of a bare 401: the token once, then a cookie."""
+    message = f'<p class="bad" role="alert">{escape(problem)}</p>' if problem else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>EAIO add-on: sign in</title><style>{_STYLE}
+form{{max-width:30rem}}input{{width:100%;box-sizing:border-box;padding:.4rem;margin:.3rem 0 .8rem}}</style></head>
+<body><h1>EAIO add-on</h1>{message}
+<form method="post" action="login" class="panel">
+<p>This page is opened outside Home Assistant. Enter the add-on's API token (the file
+<code>api_token</code> in the add-on's data directory) to open it in this browser.</p>
+<input name="username" type="text" autocomplete="username" value="eaio" hidden>
+<label for="token">API token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Sign in</button></form>
+</body></html>
+"""

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import __version__
 from .agents.swarm import AgentSwarm
-from .api import build_app
+from .api import build_app, ha_origin
 from .api_token import TOKEN_FILE, load_or_create_api_token
 from .collector import DAY_S, RECORDER_LAG, Collector
 from .discovery import announce
@@ -120,7 +120,9 @@ class Runtime:
             llm=LocalLlm(options.ollama_url, options.model, options.light_model),
             mcp_url=self.mcp_url, mcp_token=lambda: self.api_token)
         self.energy_backend = self._agents.backend
-        self._runner = web.AppRunner(build_app(self, self.api_token, trust_ingress=settings.mode == "supervisor"),
+        self._runner = web.AppRunner(build_app(self, self.api_token, trust_ingress=settings.mode == "supervisor",
+                                               frame_origin=ha_origin(settings.ha_ws_url)
+                                               if settings.mode == "standalone" else None),
                                      access_log=_LOGGER if _LOGGER.isEnabledFor(logging.DEBUG) else None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)

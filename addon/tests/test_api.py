@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import html
 from pathlib import Path
 import stat
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from eaio_addon.api import SUPERVISOR_INGRESS_ADDRESS, is_ingress
-from eaio_addon.api_token import TOKEN_FILE, load_or_create_api_token
+from eaio_addon.api_token import TOKEN_FILE, Sessions, load_or_create_api_token
 from eaio_addon.options import parse_options
 from eaio_addon.runtime import Runtime, Settings
 import pytest
@@ -113,3 +115,67 @@ def test_ingress_is_trusted_only_from_the_supervisor_inside_the_supervisor() -> 
     assert not is_ingress(SUPERVISOR_INGRESS_ADDRESS, {}, trust_ingress=True)
     assert not is_ingress("172.30.32.1", ingress, trust_ingress=True)  # Home Assistant itself needs the token
     assert not is_ingress(None, ingress, trust_ingress=True)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+async def test_every_answer_carries_headers_that_let_only_home_assistant_frame_it(api: tuple[Runtime, str]) -> None:
+    runtime, base = api
+    auth = {"Authorization": f"Bearer {runtime.api_token}"}
+    async with aiohttp.ClientSession() as http:
+        for path, headers, status in (("/", auth, 200), ("/api/health", auth, 200), ("/", BROWSER, 401),
+                                      ("/api/health", {}, 401), ("/nothing", auth, 404)):
+            async with http.get(base + path, headers=headers) as resp:
+                assert resp.status == status, path
+                csp = resp.headers["Content-Security-Policy"]
+                # The fake Home Assistant's origin (from the websocket URL) and ingress ('self') may frame it.
+                assert f"frame-ancestors 'self' http://{urlsplit(runtime.settings.ha_ws_url).netloc}" in csp
+                assert "default-src 'none'" in csp and "script-src" not in csp
+                assert resp.headers["X-Content-Type-Options"] == "nosniff"
+                assert resp.headers["Referrer-Policy"] == "no-referrer"
+                assert "X-Frame-Options" not in resp.headers
+
+
+async def test_a_browser_signs_in_once_and_then_has_a_session_cookie(api: tuple[Runtime, str]) -> None:
+    runtime, base = api
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for an IP address, as a browser keeps them
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(base + "/", headers=BROWSER) as resp:
+            page = await resp.text()
+            assert resp.status == 401 and resp.content_type == "text/html"
+            assert '<form method="post" action="login"' in page and 'name="token"' in page
+        async with http.post(base + "/login", data={"token": "wrong"}, headers=BROWSER) as resp:
+            assert resp.status == 401 and "not the add-on's API token" in html.unescape(await resp.text())
+        assert not list(jar)
+        async with http.post(base + "/login", data={"token": runtime.api_token}, headers=BROWSER,
+                             allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "./"
+            cookie = resp.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+            assert runtime.api_token not in cookie
+        async with http.get(base + "/", headers=BROWSER) as resp:
+            assert resp.status == 200 and "<title>EAIO add-on</title>" in await resp.text()
+        async with http.get(base + "/api/health") as resp:
+            assert resp.status == 200
+        # A cookie opens pages, it changes nothing: a POST still needs the token.
+        async with http.post(base + "/api/optimize", json={}) as resp:
+            assert resp.status == 401
+        # A wrong header is not rescued by the cookie.
+        async with http.get(base + "/api/health", headers={"Authorization": "Bearer wrong"}) as resp:
+            assert resp.status == 401
+    # Another browser without the cookie (or with a made-up one) gets the form again.
+    async with aiohttp.ClientSession(cookies={"eaio_session": "made-up"}) as http, \
+            http.get(base + "/", headers=BROWSER) as resp:
+        assert resp.status == 401 and "Sign in" in await resp.text()
+
+
+def test_sessions_expire_and_are_bounded() -> None:
+    now = [0.0]
+    sessions = Sessions(60.0, limit=3, clock=lambda: now[0])
+    first = sessions.open()
+    assert sessions.valid(first) and not sessions.valid("other") and not sessions.valid(None)
+    now[0] = 61.0
+    assert not sessions.valid(first)
+    ids = [sessions.open() for _ in range(4)]
+    assert [sessions.valid(i) for i in ids] == [False, True, True, True]

@@ -23,6 +23,7 @@ import pytest
 from tests.test_orchestrator_api import _addon, _post
 
 PREFIX = "/api/hassio_ingress/test-session/"
+FORWARDED = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 SCREENSHOT_ENV = "EAIO_PAGE_SCREENSHOT"  # where to keep the screenshot for a person to look at
 
@@ -89,10 +90,19 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Runtime, str, str, list[
             async with aiohttp.ClientSession() as session, session.get(
                     base + "/" + request.path[len(PREFIX):],
                     headers={"Authorization": f"Bearer {runtime.api_token}"}) as resp:
-                return web.Response(status=resp.status, body=await resp.read(),
+                # Home Assistant's ingress passes the add-on's own headers on (its CSP with them).
+                kept = {k: v for k, v in resp.headers.items() if k in FORWARDED}
+                return web.Response(status=resp.status, body=await resp.read(), headers=kept,
                                     content_type=resp.content_type, charset=resp.charset)
 
+        async def parent(request: web.Request) -> web.Response:
+            # A page of Home Assistant's own that frames the add-on, as its ingress panel does.
+            framed = f"http://127.0.0.1:{request.url.port}{PREFIX}"
+            return web.Response(text=f'<!doctype html><title>parent</title><iframe src="{framed}"></iframe>',
+                                content_type="text/html")
+
         app = web.Application()
+        app.router.add_get("/parent", parent)
         app.router.add_get("/{tail:.*}", forward)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -168,3 +178,118 @@ async def test_the_page_draws_the_last_run_in_chromium(
     assert (await asyncio.to_thread(screenshot.stat)).st_size > 20_000  # a blank page is a few kB
     # Nothing but the page itself was fetched (the browser may ask for /favicon.ico on its own).
     assert set(requested) <= {PREFIX, "/favicon.ico"} and requested.count(PREFIX) == 2
+
+
+class DevTools:
+    """Headless Chromium driven over its DevTools protocol: navigate, evaluate, collect console warnings."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        self._binary, self._profile = binary, profile
+        self._next = 0
+        self.log: list[str] = []
+
+    async def __aenter__(self) -> DevTools:
+        self._proc = await asyncio.create_subprocess_exec(
+            self._binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            f"--user-data-dir={self._profile}", "--remote-debugging-port=0", "about:blank",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        port_file = self._profile / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            await asyncio.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        self._http = aiohttp.ClientSession()
+        async with self._http.get(f"http://127.0.0.1:{port}/json/list") as resp:
+            page = next(t for t in await resp.json() if t["type"] == "page")
+        self._ws = await self._http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
+        await self.send("Page.enable")
+        await self.send("Log.enable")
+        await self.send("Runtime.enable")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._ws.close()
+        await self._http.close()
+        self._proc.kill()
+        await self._proc.wait()
+
+    async def send(self, method: str, **params: object) -> dict[str, object]:
+        self._next += 1
+        mine = self._next
+        await self._ws.send_json({"id": mine, "method": method, "params": params})
+        while True:
+            message = await asyncio.wait_for(self._ws.receive_json(), 30)
+            self._note(message)
+            if message.get("id") == mine:
+                assert "error" not in message, message
+                return message.get("result") or {}
+
+    def _note(self, message: dict[str, object]) -> None:
+        params = message.get("params")
+        if message.get("method") == "Log.entryAdded" and isinstance(params, dict):
+            self.log.append(str(params["entry"].get("text")))
+        if message.get("method") == "Runtime.consoleAPICalled" and isinstance(params, dict):
+            self.log.append(" ".join(str(a.get("value")) for a in params.get("args", [])))
+
+    async def open(self, url: str) -> None:
+        await self.send("Page.navigate", url=url)
+        await self.until_loaded()
+
+    async def until_loaded(self) -> None:
+        for _ in range(300):
+            if await self.evaluate("document.readyState") == "complete":
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the page did not finish loading")
+
+    async def evaluate(self, expression: str) -> object:
+        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        value = result["result"]
+        assert isinstance(value, dict)
+        return value.get("value")
+
+
+async def test_a_standalone_browser_signs_in_and_home_assistant_may_frame_the_page(
+        served: tuple[Runtime, str, str, list[str]], tmp_path: Path) -> None:
+    binary = chromium()
+    runtime, base, url, _ = served
+    async with DevTools(binary, tmp_path / "devtools-profile") as browser:
+        # Standalone, no token: the sign-in form, not a JSON 401.
+        await browser.open(base + "/")
+        assert await browser.evaluate("document.title") == "EAIO add-on: sign in"
+        await browser.evaluate("document.getElementById('token').value = 'wrong'; document.forms[0].submit()")
+        await asyncio.sleep(0.3)
+        await browser.until_loaded()
+        assert "not the add-on's API token" in str(await browser.evaluate("document.body.innerText"))
+        await browser.evaluate(f"document.getElementById('token').value = '{runtime.api_token}';"
+                               " document.forms[0].submit()")
+        for _ in range(100):
+            if await browser.evaluate("document.title") == "EAIO add-on":
+                break
+            await asyncio.sleep(0.05)
+        assert await browser.evaluate("document.title") == "EAIO add-on"
+        assert await browser.evaluate("document.cookie") == ""  # HttpOnly: no script can read the session
+        await browser.open(base + "/")  # the cookie keeps it open
+        assert await browser.evaluate("document.title") == "EAIO add-on"
+
+        # Framed by Home Assistant's own origin (ingress): shown, styled under the page's CSP.
+        proxy_origin = url.split(PREFIX)[0]
+        await browser.open(proxy_origin + "/parent")
+        for _ in range(100):
+            if await browser.evaluate("document.querySelector('iframe').contentDocument?.title") == "EAIO add-on":
+                break
+            await asyncio.sleep(0.05)
+        assert await browser.evaluate("document.querySelector('iframe').contentDocument.title") == "EAIO add-on"
+        background = await browser.evaluate(
+            "getComputedStyle(document.querySelector('iframe').contentDocument.querySelector('.panel')).borderRadius")
+        assert background == "6px"  # the inline style applied: the CSP lets it through
+        assert not [line for line in browser.log if "Content Security Policy" in line]
+
+        # Framed by any other origin (localhost is another origin than 127.0.0.1): refused by the browser.
+        await browser.open(proxy_origin.replace("127.0.0.1", "localhost") + "/parent")
+        for _ in range(100):
+            if any("frame-ancestors" in line for line in browser.log):
+                break
+            await asyncio.sleep(0.05)
+        assert any("frame-ancestors" in line for line in browser.log), browser.log
