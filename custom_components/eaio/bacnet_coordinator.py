@@ -27,6 +27,7 @@ from .bms.bacnet import (
 from .bms.bacnet_units import MULTISTATE_OBJECT_TYPES, platform_for, unit_info
 from .bms.bounds import WriteRefused
 from .bms.client import DeviceUnreachable
+from .bms.plausibility import PlausibilityChecker, Rule, make_rule
 from .const import (
     CONF_DEVICE_ADDRESS,
     CONF_LOCAL_ADDRESS,
@@ -38,7 +39,8 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator, WriteFailed
-from .entity_spec import EntitySpec
+from .entity_spec import INVALID_READINGS, EntitySpec
+from .readings import InvalidReadings, PointErrorLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,6 +126,21 @@ def _spec(obj: BacnetObject) -> tuple[EntitySpec, float, tuple[str, ...]] | None
     )
 
 
+def _rule(point: _Point) -> Rule | None:
+    """Plausibility by unit and class; a writable value's own limits widened (bms/plausibility.py)."""
+    spec = point.spec
+    if spec.platform not in (Platform.SENSOR, Platform.NUMBER) or point.options:
+        return None
+    bounds = point.bounds
+    return make_rule(
+        unit=spec.unit,
+        device_class=spec.device_class,
+        state_class=spec.state_class,
+        write_min=bounds[0] if bounds else None,
+        write_max=bounds[1] if bounds else None,
+    )
+
+
 class BacnetCoordinator(EaioCoordinator):
     """One BACnet device: COV pushes values, a slower poll confirms the device is there."""
 
@@ -146,6 +163,8 @@ class BacnetCoordinator(EaioCoordinator):
         self.specs = []
         self.watcher: CovWatcher | None = None
         self.model = "BACnet/IP device"
+        self.invalid = InvalidReadings(self, PlausibilityChecker({}))
+        self._error_log = PointErrorLog(lambda: self.config_entry.title)
 
     async def async_start(self) -> None:
         """Describe the chosen objects, read them once, then subscribe to their changes."""
@@ -178,7 +197,10 @@ class BacnetCoordinator(EaioCoordinator):
                     )
             self.points[spec.key] = point
             self.by_object[obj.object_id] = spec.key
-        self.specs = [p.spec for p in self.points.values()]
+        self.specs = [p.spec for p in self.points.values()] + [INVALID_READINGS]
+        self.invalid.checker.rules = {
+            key: rule for key, point in self.points.items() if (rule := _rule(point)) is not None
+        }
         await self.async_config_entry_first_refresh()
         self.watcher = CovWatcher(
             self.client,
@@ -215,7 +237,17 @@ class BacnetCoordinator(EaioCoordinator):
     def _on_value(self, object_id: ObjectId, value: Value) -> None:
         key = self.by_object.get(object_id)
         if key is not None:
-            self.merge_values({key: self._display(key, value)})
+            self._push({key: self._display(key, value)})
+
+    def _push(self, values: dict[str, Any]) -> None:
+        """Values that arrived outside a poll: plausible ones merged, refused ones unavailable."""
+        accepted, refused = self.invalid.filter(values)
+        if refused and self.data is not None:
+            kept = {k: v for k, v in self.data.values.items() if k not in refused}
+            self.data = DeviceData({**kept, **accepted}, {**self.data.errors, **refused}, self.data.requests)
+            self.async_update_listeners()
+            return
+        self.merge_values(accepted)
 
     @callback
     def _on_cov_error(self, object_id: ObjectId | None, error: str | None) -> None:
@@ -238,11 +270,11 @@ class BacnetCoordinator(EaioCoordinator):
                 translation_key="device_unreachable",
                 translation_placeholders={"error": str(err)},
             ) from err
-        values = {
-            self.by_object[oid]: self._display(self.by_object[oid], v) for oid, v in result.values.items()
-        }
-        errors = {self.by_object[oid]: e for oid, e in result.errors.items()}
-        self.report_point_errors(errors)
+        values, refused = self.invalid.filter(
+            {self.by_object[oid]: self._display(self.by_object[oid], v) for oid, v in result.values.items()}
+        )
+        errors = {self.by_object[oid]: e for oid, e in result.errors.items()} | refused
+        self._error_log.report(errors)
         self.set_online(True, "answered")
         return DeviceData(values, errors, result.requests)
 
@@ -299,7 +331,7 @@ class BacnetCoordinator(EaioCoordinator):
         except DeviceUnreachable:
             return
         if oid in result.values:
-            self.merge_values({key: self._display(key, result.values[oid])})
+            self._push({key: self._display(key, result.values[oid])})
 
     async def async_release(self, key: str) -> None:
         """Give the point back to the device's own control: null at our priority."""

@@ -27,6 +27,7 @@ MAX_SCAN_INTERVAL: Final = 3600
 EVENT_DEVICE_STATUS: Final = "eaio_device_status"
 EVENT_POINT_WRITTEN: Final = "eaio_point_written"
 EVENT_INVALID_PAYLOAD: Final = "eaio_invalid_payload"
+EVENT_INVALID_READING: Final = "eaio_invalid_reading"
 
 SERVICE_READ_POINTS: Final = "read_points"
 SERVICE_WRITE_POINT: Final = "write_point"
@@ -40,6 +41,8 @@ SOURCE_ADDON: Final = "addon"
 CONF_URL: Final = "url"
 CONF_TOKEN: Final = "token"
 ADDON_SLUG: Final = "eaio"
+# One add-on per Home Assistant: the same entry id whether discovered or typed.
+ADDON_UNIQUE_ID: Final = "addon"
 
 EVENT_RECOMMENDATION: Final = "eaio_recommendation"
 SERVICE_SUBMIT_RECOMMENDATIONS: Final = "submit_recommendations"

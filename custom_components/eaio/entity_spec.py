@@ -74,3 +74,12 @@ INVALID_PAYLOADS = EntitySpec(
     icon="mdi:message-alert",
     diagnostic=True,
 )
+
+INVALID_READINGS = EntitySpec(
+    key="invalid_readings",
+    name="Invalid readings",
+    platform=Platform.SENSOR,
+    state_class="total_increasing",
+    icon="mdi:alert-circle-check-outline",
+    diagnostic=True,
+)

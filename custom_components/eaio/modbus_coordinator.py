@@ -8,13 +8,14 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
 from .bms.bounds import check_write
 from .bms.client import DeviceUnreachable, ExceptionResponse, ModbusDeviceClient
 from .bms.codec import EncodeError
 from .bms.planner import ReadBlock, plan_reads
+from .bms.plausibility import PlausibilityChecker, rule_for_point
 from .bms.points import Point
 from .bms.profiles import Profile
 from .const import (
@@ -26,9 +27,15 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator, WriteFailed
-from .entity_spec import spec_from_modbus
+from .entity_spec import INVALID_READINGS, spec_from_modbus
+from .readings import InvalidReadings, PointErrorLog
 
 _LOGGER = logging.getLogger(__name__)
+
+# A plan split by refusals is probed merged again every this many polls (5 minutes at the
+# default interval): a device that answered exceptions while busy or rebooting answers the
+# merged blocks again, and three requests a poll beat sixteen.
+PROBE_MERGED_EVERY = 30
 
 
 def enabled_points(profile: Profile, options: dict[str, Any]) -> list[Point]:
@@ -59,9 +66,15 @@ class ModbusCoordinator(EaioCoordinator):
         self.manufacturer = profile.manufacturer
         self.model = profile.model or profile.name
         self.points = enabled_points(profile, options)
-        self.specs = [spec_from_modbus(p) for p in self.points]
+        self.specs = [spec_from_modbus(p) for p in self.points] + [INVALID_READINGS]
         self.max_gap: int = options.get(CONF_MAX_GAP, profile.max_gap)
-        self.plan: list[ReadBlock] = plan_reads(self.points, self.max_gap)
+        self.merged_plan: list[ReadBlock] = plan_reads(self.points, self.max_gap)
+        self.plan: list[ReadBlock] = self.merged_plan
+        self.probe_merged_every = PROBE_MERGED_EVERY
+        self._polls_since_split = 0
+        rules = {p.key: rule for p in self.points if (rule := rule_for_point(p)) is not None}
+        self.invalid = InvalidReadings(self, PlausibilityChecker(rules))
+        self._error_log = PointErrorLog(lambda: self.config_entry.title)
 
     async def async_close(self) -> None:
         await self.client.close()
@@ -84,12 +97,24 @@ class ModbusCoordinator(EaioCoordinator):
                 }
                 for b in self.plan
             ],
+            "split": self.plan != self.merged_plan,
             "client": {"connected": self.client.connected, "last_error": self.client.last_error},
+            "invalid_readings": {"total": self.invalid.count, "by_point": self.invalid.by_point},
         }
+
+    def _plan_for_this_poll(self) -> list[ReadBlock]:
+        if self.plan == self.merged_plan:
+            return self.plan
+        self._polls_since_split += 1
+        if self._polls_since_split < self.probe_merged_every:
+            return self.plan
+        self._polls_since_split = 0
+        _LOGGER.debug("%s: probing the merged read plan", self.config_entry.title)
+        return self.merged_plan
 
     async def _async_update_data(self) -> DeviceData:
         try:
-            result = await self.client.read(self.plan)
+            result = await self.client.read(self._plan_for_this_poll())
         except DeviceUnreachable as err:
             self.set_online(False, str(err))
             raise UpdateFailed(
@@ -97,16 +122,35 @@ class ModbusCoordinator(EaioCoordinator):
                 translation_key="device_unreachable",
                 translation_placeholders={"error": str(err)},
             ) from err
+        if result.plan != self.plan:
+            merged = result.plan == self.merged_plan
+            _LOGGER.info(
+                "%s: read plan %s (%d requests a poll)",
+                self.config_entry.title,
+                "merged again" if merged else "split around refused registers",
+                len(result.plan),
+            )
+            self._polls_since_split = 0
         self.plan = result.plan
-        self.report_point_errors(result.errors)
-        if result.values or not result.errors:
+        values, refused = self.invalid.filter(result.values)
+        errors = {**result.errors, **refused}
+        self._error_log.report(errors)
+        if len(values) > 1 or not errors:
             self.set_online(True, "answered")
+        elif result.gateway_failed:
+            self.set_online(False, next(iter(result.errors.values())))
         else:
             self.set_online(False, "every point answered an exception")
-        return DeviceData(result.values, result.errors, result.requests)
+        return DeviceData(values, errors, result.requests)
 
     def _point(self, key: str) -> Point:
-        self.spec(key)  # a translated error for unknown keys
+        spec = self.spec(key)  # a translated error for unknown keys
+        if key not in self.profile.by_key:  # the invalid-readings count is EAIO's, not the device's
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_point",
+                translation_placeholders={"point": spec.key, "device": self.config_entry.title},
+            )
         return self.profile.by_key[key]
 
     async def async_read(self, keys: list[str] | None) -> dict[str, Any]:
@@ -120,9 +164,11 @@ class ModbusCoordinator(EaioCoordinator):
                 translation_key="device_unreachable",
                 translation_placeholders={"error": str(err)},
             ) from err
+        values, refused = self.invalid.filter(result.values)
+        values.pop(INVALID_READINGS.key)
         return {
-            "values": result.values,
-            "errors": result.errors,
+            "values": values,
+            "errors": {**result.errors, **refused},
             "units": {p.key: p.unit for p in points if p.unit},
             "requests": result.requests,
         }
@@ -149,9 +195,10 @@ class ModbusCoordinator(EaioCoordinator):
         except DeviceUnreachable:
             await self.async_request_refresh()
             return
-        if key not in result.values:
+        values, _refused = self.invalid.filter(result.values)
+        if key not in values:
             return
-        value = result.values[key]
+        value = values[key]
         if (
             isinstance(value, (int, float))
             and isinstance(written, (int, float))
@@ -165,7 +212,7 @@ class ModbusCoordinator(EaioCoordinator):
                 written,
                 value,
             )
-        self.merge_values({key: value})
+        self.merge_values({key: value, INVALID_READINGS.key: self.invalid.count})
 
 
 def connection_summary(data: dict[str, Any]) -> str:

@@ -26,7 +26,8 @@ async def test_meter_entities_work_in_the_energy_dashboard(
 ) -> None:
     entry = await add_device(hass, building_sim.port, 1, "three_phase_meter")
     states = _states(hass, entry)
-    assert len(states) == 14
+    assert len(states) == 15  # 14 points and the count of refused readings
+    assert states["invalid_readings"].state == "0"
     energy = states["import_energy"]
     assert energy is not None
     assert float(energy.state) == pytest.approx(12345.67, abs=0.01)
@@ -56,7 +57,7 @@ async def test_hvac_entities_by_platform(hass: HomeAssistant, building_sim: Modb
     assert by_domain["number"] == {"cooling_setpoint", "heating_setpoint", "fan_speed_setpoint"}
     assert by_domain["switch"] == {"unit_enable", "economizer_enable"}
     assert by_domain["binary_sensor"] == {"compressor_running", "filter_alarm"}
-    assert len(by_domain["sensor"]) == 8
+    assert len(by_domain["sensor"]) == 9  # 8 points and the count of refused readings
 
     states = _states(hass, entry)
     setpoint = states["cooling_setpoint"]

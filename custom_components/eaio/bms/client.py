@@ -39,6 +39,11 @@ _UNIT_KW = (
 )
 
 
+# A gateway answers these for the device behind it, not for the registers asked: splitting
+# the block only repeats the gateway's own timeout once per point.
+GATEWAY_EXCEPTIONS = frozenset({10, 11})
+
+
 class DeviceUnreachable(ConnectionError):
     """The device cannot be reached (connect failed, timed out, or backing off)."""
 
@@ -59,6 +64,7 @@ class ReadResult:
     errors: dict[str, str] = field(default_factory=dict)
     plan: list[ReadBlock] = field(default_factory=list)
     requests: int = 0
+    gateway_failed: bool = False  # a gateway said the device behind it did not answer
 
 
 class ModbusDeviceClient:
@@ -178,6 +184,10 @@ class ModbusDeviceClient:
         fail are left; those get an error, the rest are decoded. ``result.plan`` is the plan
         with those splits, to reuse on the next poll. DeviceUnreachable propagates: a
         device that cannot be reached has no values at all.
+
+        A gateway exception (the device behind a gateway did not answer) fails this block
+        and every block after it at once, unsplit: asking again point by point would only
+        wait out the gateway's timeout once per point.
         """
         result = ReadResult()
         pending = list(plan)
@@ -187,6 +197,14 @@ class ModbusDeviceClient:
             try:
                 raw = await self.read_block(block)
             except ExceptionResponse as err:
+                if err.code in GATEWAY_EXCEPTIONS:
+                    for failed in (block, *pending):
+                        result.plan.append(failed)
+                        for point in failed.points:
+                            result.errors[point.key] = str(err)
+                    pending.clear()
+                    result.gateway_failed = True
+                    continue
                 if len(block.points) > 1:
                     _LOGGER.debug(
                         "%s:%s refused %s@%s+%s (%s); splitting",

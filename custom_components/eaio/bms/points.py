@@ -81,6 +81,10 @@ class Point:
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
+    # What a reading may be (bms/plausibility.py); None: a default by unit and device class.
+    valid_min: float | None = None
+    valid_max: float | None = None
+    max_rate: float | None = None  # a counter's fastest growth, units per hour
     enabled_by_default: bool = True
     icon: str | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -27,7 +27,7 @@ _PROFILE_FIELDS = {"name", "manufacturer", "model", "description", "max_gap", "p
 _POINT_FIELDS = {
     "key", "name", "register", "address", "type", "word_order", "byte_order", "length",
     "scale", "offset", "precision", "unit", "device_class", "state_class", "writable",
-    "min", "max", "step", "enabled", "icon",
+    "min", "max", "step", "enabled", "icon", "valid_min", "valid_max", "max_rate",
 }  # fmt: skip
 
 # A caller-supplied check for what only the caller can judge (for Home Assistant: that a
@@ -129,6 +129,13 @@ def _parse_point(raw: Any, index: int, source: str, check: PointCheck | None) ->
     if step is not None and step <= 0:
         raise ProfileError(source, "step must be positive", key)
     precision = _number(raw.get("precision"), "precision", source, key, integer=True)
+    valid_min = _number(raw.get("valid_min"), "valid_min", source, key)
+    valid_max = _number(raw.get("valid_max"), "valid_max", source, key)
+    if valid_min is not None and valid_max is not None and valid_min > valid_max:
+        raise ProfileError(source, f"valid_min {valid_min} is greater than valid_max {valid_max}", key)
+    max_rate = _number(raw.get("max_rate"), "max_rate", source, key)
+    if max_rate is not None and (max_rate <= 0 or raw.get("state_class") != "total_increasing"):
+        raise ProfileError(source, "max_rate must be positive and is for total_increasing counters", key)
     point = Point(
         key=key,
         name=str(raw.get("name") or key.replace("_", " ").capitalize()),
@@ -148,6 +155,9 @@ def _parse_point(raw: Any, index: int, source: str, check: PointCheck | None) ->
         minimum=minimum,
         maximum=maximum,
         step=step,
+        valid_min=valid_min,
+        valid_max=valid_max,
+        max_rate=max_rate,
         enabled_by_default=bool(raw.get("enabled", True)),
         icon=raw.get("icon"),
     )
