@@ -16,7 +16,6 @@ after that many seconds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import aiohttp
 
 from .demo_addon import (
     QUESTION,
+    addon_recommendations,
     ask,
     link_addon,
     recommendation_sensors,
@@ -40,6 +40,8 @@ from .demo_addon import (
     summary_sensor,
     wait_backfill,
 )
+from .demo_args import parser
+from .demo_equipment import BATTERY_PROFILE, PLUG_PROFILE, Equipment, find_equipment, set_energy_dashboard
 from .hass_process import (
     DOMAIN,
     LOOPBACK,
@@ -73,7 +75,8 @@ ROOT = Path(__file__).resolve().parent.parent
 USERNAME = "demo"
 PASSWORD = "demo-eaio"
 # Unit id and profile of each simulated device; the HVAC unit's setpoints are the writable points.
-DEVICES: tuple[tuple[int, str], ...] = ((1, "three_phase_meter"), (2, "hvac_unit"))
+DEVICES: tuple[tuple[int, str], ...] = ((1, "three_phase_meter"), (2, "hvac_unit"), (3, BATTERY_PROFILE),
+                                        (4, PLUG_PROFILE))
 WRITE_EXAMPLE = ("hvac_unit", "cooling_setpoint", 23.5)
 # The BACnet/IP VAV zone controller (eaio_sim.bacnet): zone temperature, setpoint, damper and more.
 BACNET_INSTANCE = 1001
@@ -152,6 +155,7 @@ class Demo:
         self.grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.state: dict[str, Any] = {}
         self.addon_recommendations = 0
+        self.equipment = Equipment()
         self.session: aiohttp.ClientSession | None = None
         self._drains: list[asyncio.Task[None]] = []
 
@@ -313,6 +317,16 @@ class Demo:
         self._save()
         print(f"  {len(imported)} sensors, up to {end:%Y-%m-%d %H:%M} UTC", flush=True)
 
+    async def add_energy_dashboard(self, api: HassApi) -> None:
+        """The meters in Home Assistant's Energy dashboard (grid, battery, the HVAC unit and the plug)."""
+        self.equipment = await find_equipment(api, dict(self.state.get("entries", {})))
+        problems = await set_energy_dashboard(api, self.equipment)
+        print("\nEnergy dashboard: grid " + str(self.equipment.grid_import) + ", battery "
+              + str(self.equipment.battery_discharged) + " / " + str(self.equipment.battery_charged)
+              + ", devices " + ", ".join(e for e in (self.equipment.hvac_energy, self.equipment.plug_energy) if e)
+              + (f"\n  its validation reports: {'; '.join(problems)}" if problems else "; its validation reports nothing"),
+              flush=True)
+
     async def add_addon(self, api: HassApi) -> None:
         """The add-on standalone, linked through EAIO's manual add-on path; one optimization run, then
         the recommendation sensors and the assistant's answer. Not linked is an error; no recommendation
@@ -320,7 +334,7 @@ class Demo:
         state: dict[str, Any] = self.state.setdefault("addon", {})
         print("\nStarting the EAIO add-on (standalone, no language model) ...", flush=True)
         child, url, api_token = await start_addon(api, self.config / "eaio_addon", self.config / "eaio_addon.log",
-                                                  state)
+                                                  state, self.equipment.addon_options())
         self.children.append(child)
         self._save()
         backfill = await wait_backfill(api, url, api_token)
@@ -334,8 +348,8 @@ class Demo:
               f"{run.get('recommendations', 0)} recommendations, missing {missing}", flush=True)
         for step, error in (run.get("errors") or {}).items():
             print(f"  {step}: {error}")
-        await asyncio.sleep(2)  # the add-on's push reaches the sensors within a second or two
-        states = await recommendation_sensors(api, entry_id)
+        # The add-on's pushes (the plan, then the recommendations) reach the sensors within seconds.
+        states = await recommendation_sensors(api, entry_id, expect=int(run.get("recommendations", 0)))
         width = max(len(s["entity_id"]) for s in states)
         for s in states:
             unit = "" if s["state"] in NO_STATE else s["attributes"].get("unit_of_measurement", "")
@@ -345,6 +359,8 @@ class Demo:
         self.addon_recommendations = int(summary["state"]) if summary["state"].isdigit() else 0
         if top := summary["attributes"].get("top_title"):
             print(f"  top recommendation: {top}")
+        for rec in await addon_recommendations(api, url, api_token):
+            print(f"  - {rec.get('title')} ({rec.get('category')})")
         agent = next((s["entity_id"] for s in states if s["entity_id"].startswith("conversation.")), None)
         if agent is None:
             raise DemoError("EAIO's add-on entry has no conversation agent")
@@ -375,6 +391,7 @@ class Demo:
         self.grouped = await self.entities()
         self.print_summary(self.grouped)
         await self.add_history(api)
+        await self.add_energy_dashboard(api)
         await self.add_addon(api)
 
     async def entities(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
@@ -539,18 +556,7 @@ async def run(config: Path, port: int, exit_after: float | None) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m eaio_sim.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-dir", type=Path, default=ROOT / ".demo" / "config",
-                        help="Home Assistant config dir, kept between runs (default: .demo/config)")
-    parser.add_argument("--port", type=int, default=8123,
-                        help="Home Assistant's HTTP port on 127.0.0.1; a free one if busy, 0 for any "
-                             "(default 8123)")
-    parser.add_argument("--exit-after", type=float, metavar="SECONDS",
-                        help="stop this many seconds after the demo is ready; exit status 1 if an entity "
-                             "of a device it added has no real state or the add-on is not linked "
-                             "(for automated checks)")
-    args = parser.parse_args()
+    args = parser().parse_args()
     sys.exit(asyncio.run(run(args.config_dir.resolve(), args.port, args.exit_after)))
 
 

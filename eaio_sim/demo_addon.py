@@ -62,8 +62,8 @@ async def _health(session: aiohttp.ClientSession, url: str, api_token: str) -> d
         return None
 
 
-def _prepare(data_dir: Path) -> tuple[Path, Path]:
-    """The add-on's Python and its options file."""
+def _prepare(data_dir: Path, equipment: str = "") -> tuple[Path, Path]:
+    """The add-on's Python and its options file; ``equipment``: the battery and appliance options (YAML)."""
     python = ADDON_VENV / "bin" / "python"
     if not python.exists():
         raise HassProcessError(f"{python} not found: run the demo with ./scripts/demo (it creates {ADDON_VENV})")
@@ -73,7 +73,7 @@ def _prepare(data_dir: Path) -> tuple[Path, Path]:
     # A two-rate tariff with an evening peak gives the planners something to shift.
     options.write_text(f"backfill_days: {HISTORY_DAYS}\noptimize_every_minutes: 0\n"
                        "tariff:\n  - start: '00:00'\n    price: 0.24\n  - start: '17:00'\n    price: 0.42\n"
-                       "  - start: '21:00'\n    price: 0.24\n")
+                       "  - start: '21:00'\n    price: 0.24\n" + equipment)
     return python, options
 
 
@@ -85,10 +85,11 @@ def _api_token(data_dir: Path) -> str | None:
         return None
 
 
-async def start_addon(api: HassApi, data_dir: Path, log: Path, state: dict[str, Any]) -> tuple[Child, str, str]:
+async def start_addon(api: HassApi, data_dir: Path, log: Path, state: dict[str, Any],
+                      equipment: str = "") -> tuple[Child, str, str]:
     """Start the add-on on the last run's port if free; returns it, its URL and its API token once it is
     connected to Home Assistant."""
-    python, options = _prepare(data_dir)
+    python, options = _prepare(data_dir, equipment)
     token = await ha_token(api, state)
     state["ha_token"] = token
     port = pick_port(int(state.get("port", 0)))
@@ -186,22 +187,29 @@ def summary_sensor(states: list[dict[str, Any]]) -> dict[str, Any] | None:
                 None)
 
 
-async def recommendation_sensors(api: HassApi, entry_id: str) -> list[dict[str, Any]]:
-    """The link's entities once its recommendation sensor is there and it reads the add-on; an error when
-    that never comes."""
+async def recommendation_sensors(api: HassApi, entry_id: str, expect: int | None = None) -> list[dict[str, Any]]:
+    """The link's entities once its recommendation sensor is there and it reads the add-on (with ``expect``:
+    once it shows that many open recommendations); an error when that never comes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SENSORS_TIMEOUT
     while True:
         states = await entry_states(api, entry_id)
         summary = summary_sensor(states)
         if summary is not None and summary["state"] not in ("unknown", "unavailable") and not any(
-                s["state"] == "unavailable" for s in states):
+                s["state"] == "unavailable" for s in states) and (expect is None or summary["state"] == str(expect)):
             return states
         if loop.time() > deadline:
             shown = {s["entity_id"]: s["state"] for s in states}
             raise HassProcessError(f"EAIO's add-on entry has no available recommendation sensor after "
                                    f"{SENSORS_TIMEOUT:.0f} s: {shown}")
         await asyncio.sleep(1)
+
+
+async def addon_recommendations(api: HassApi, url: str, api_token: str) -> list[dict[str, Any]]:
+    """The recommendations the add-on made, best first as it ranked them (its API, with its token)."""
+    async with api.session.get(url + "/api/recommendations", headers={"Authorization": f"Bearer {api_token}"}) as resp:
+        answer: dict[str, Any] = await resp.json()
+    return list(answer.get("recommendations") or [])
 
 
 async def run_optimization(api: HassApi, entry_id: str) -> dict[str, Any]:

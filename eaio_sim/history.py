@@ -32,6 +32,9 @@ LEFT_ON_KW = 0.4  # since a week ago: equipment nobody switches off (the agents 
 LEFT_ON_DAYS = 7
 WINTER_K = -6.0  # the past weeks were colder than the live simulation's mild day: heating into the evening
 VOLTAGES = (230.1, 229.4, 231.2)
+# The last hours of history ease into the level the live simulation runs at, so the history shows no
+# step where the live values begin (the live building's day is milder and has no office hours).
+BLEND_HOURS = 12
 
 
 def point_of(entity_id: str, points: list[str]) -> str | None:
@@ -91,6 +94,12 @@ def hourly_rows(model: BuildingModel, end: datetime, tz: str, days: int = HISTOR
             means.setdefault(point, []).append(value)
         total_kwh.append(total_w / 1000.0)
         hvac_kwh.append(hvac_w / 1000.0)
+    live = live_levels(model)
+    for point, series in means.items():
+        if point in live:
+            for k in range(max(0, hours - BLEND_HOURS), hours):
+                w = (k - (hours - BLEND_HOURS) + 1) / BLEND_HOURS
+                series[k] = (1.0 - w) * series[k] + w * live[point]
     stamps = [(start + timedelta(hours=k)).isoformat() for k in range(hours)]
     out: dict[str, list[dict[str, Any]]] = {
         point: [{"start": stamps[k], "mean": v, "min": v, "max": v} for k, v in enumerate(series)]
@@ -107,6 +116,29 @@ def hourly_rows(model: BuildingModel, end: datetime, tz: str, days: int = HISTOR
     return out
 
 
+def _flat_rows(reading: str, end: datetime, days: int) -> list[dict[str, Any]]:
+    """Hourly meter rows that stay at ``reading`` (nothing metered); none when it is not a number."""
+    try:
+        value = float(reading)
+    except ValueError:
+        return []
+    start = end - timedelta(days=days)
+    return [{"start": (start + timedelta(hours=k)).isoformat(), "state": value, "sum": 0.0}
+            for k in range(days * 24)]
+
+
+def live_levels(model: BuildingModel, samples: int = 96) -> dict[str, float]:
+    """Each measured point's mean over the live simulation's day (it runs a day every ten minutes, so an
+    hour of live values averages to this)."""
+    still = BuildingModel(static=True, setpoints=dict(model.setpoints), switches=dict(model.switches))
+    sums: dict[str, float] = {}
+    for i in range(samples):
+        for point, value in still.at((i + 0.5) / samples).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                sums[point] = sums.get(point, 0.0) + float(value)
+    return {point: total / samples for point, total in sums.items()}
+
+
 async def import_history(api: HassApi, states: list[dict[str, Any]], tz: str, end: datetime,
                          days: int = HISTORY_DAYS) -> list[str]:
     """Import the history of the sensors among ``states`` that show a model point; returns their ids once
@@ -118,12 +150,20 @@ async def import_history(api: HassApi, states: list[dict[str, Any]], tz: str, en
         entity_id, attributes = state["entity_id"], state["attributes"]
         state_class = attributes.get("state_class")
         point = point_of(entity_id, list(rows))
-        if not entity_id.startswith("sensor.") or point is None or state_class not in ("measurement",
-                                                                                       "total_increasing"):
+        if not entity_id.startswith("sensor.") or state_class not in ("measurement", "total_increasing"):
             continue
         meter = state_class == "total_increasing"
-        if meter != ("sum" in rows[point][0]):
-            continue  # a constant counter the model does not meter (export), or a mismatch
+        if meter and (point is None or "sum" not in rows[point][0]):
+            # A meter the model keeps no past for (export, the battery, the plug): a flat history at its
+            # reading now, so the Energy dashboard has its statistics from the start.
+            flat = _flat_rows(state["state"], end, days)
+            if flat:
+                await import_statistics(api, entity_id, attributes.get("friendly_name"),
+                                        attributes.get("unit_of_measurement"), flat, has_sum=True)
+                imported.append(entity_id)
+            continue
+        if point is None or meter != ("sum" in rows[point][0]):
+            continue
         await import_statistics(api, entity_id, attributes.get("friendly_name"), attributes.get("unit_of_measurement"),
                                 rows[point], has_sum=meter)
         imported.append(entity_id)

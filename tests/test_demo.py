@@ -45,7 +45,7 @@ def test_demo_sets_up_modbus_bacnet_and_mqtt_devices(tmp_path: Path) -> None:
     )  # fmt: skip
     report = f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert done.returncode == 0, report
-    assert "Every entity of the 4 devices the demo added has a real state." in done.stdout, report
+    assert "Every entity of the 6 devices the demo added has a real state." in done.stdout, report
     assert "Log in    demo / demo-eaio" in done.stdout
     assert done.stdout.rstrip().endswith("Stopped."), report  # every peer was stopped
     states = _states(done.stdout)
@@ -70,7 +70,6 @@ def test_demo_sets_up_modbus_bacnet_and_mqtt_devices(tmp_path: Path) -> None:
     asked = done.stdout.split('Asked conversation.eaio_optimizer "what should I do to save energy?":\n', 1)
     assert len(asked) == 2, report
     answer = asked[1].splitlines()[0]
-    assert answer.startswith("  The language model is not available (no Ollama URL configured)"), report
     # The four weeks of history the demo wrote into the recorder reached the add-on, whose run found the
     # equipment left on in the last week; the answer cites that top recommendation.
     assert re.search(r"^  \d+ sensors, up to \d{4}-\d\d-\d\d \d\d:00 UTC$", done.stdout, re.M), report
@@ -78,8 +77,12 @@ def test_demo_sets_up_modbus_bacnet_and_mqtt_devices(tmp_path: Path) -> None:
     assert states.get("sensor.eaio_optimizer_history_backfill") == "100.0", report
     top = re.search(r"^  top recommendation: (.+)$", done.stdout, re.M)
     assert top is not None and f"Top recommendation: {top[1]}" in answer, report
-    assert re.search(r"^  sensor\.eaio_optimizer_load_recommendation\s+Cut always-on load by [\d.]+ kW$", done.stdout,
-                     re.M), report
+    assert re.search(r"^  - Cut always-on load by [\d.]+ kW \(load\)$", done.stdout, re.M), report
+    # The battery and the appliance are planned: their recommendations, and the Energy dashboard set up with
+    # every meter, its validation finding nothing.
+    assert re.search(r"^  - .*[Bb]attery.* \(load\)$", done.stdout, re.M), report
+    assert re.search(r"^Energy dashboard: grid sensor\.\S+, battery .*; its validation reports nothing$",
+                     done.stdout, re.M), report
     # The demo's state file names the ports the next run tries first.
     saved = (tmp_path / "config" / "eaio_demo.json").read_text()
     assert '"bacnet"' in saved and '"mqtt"' in saved and '"addon"' in saved
