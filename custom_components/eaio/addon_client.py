@@ -54,5 +54,12 @@ class AddonClient:
     async def optimize(self) -> dict[str, Any]:
         return await self._request("POST", "/api/optimize", {}, limit=120)
 
-    async def ask(self, question: str) -> dict[str, Any]:
-        return await self._request("POST", "/api/ask", {"question": question}, limit=60)
+    async def ask(
+        self, question: str, *, history: list[dict[str, str]] | None = None, conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"question": question}
+        if history:
+            body["history"] = history  # the recent turns, so the add-on's model can follow "why?" and "yes"
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return await self._request("POST", "/api/ask", body, limit=60)

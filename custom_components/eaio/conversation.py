@@ -1,4 +1,4 @@
-"""The "EAIO" conversation agent: the add-on's assistant, or local answers when it is away."""
+"""The "EAIO" conversation agent: answers question by question, remembers the conversation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from homeassistant.helpers import intent
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .addon_coordinator import AddonCoordinator
-from .assistant import async_answer
+from .assistant import async_answer, async_watch_link
+from .conversation_memory import ConversationMemory
 from .coordinator import EaioConfigEntry
 from .data import get_energy_today
 
@@ -19,11 +20,12 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: EaioConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
     if isinstance(entry.runtime_data, AddonCoordinator):
+        entry.async_on_unload(async_watch_link(hass, entry.runtime_data))
         async_add_entities([EaioConversationEntity(entry.runtime_data)])
 
 
 class EaioConversationEntity(conversation.ConversationEntity):
-    """Answers questions about the building's energy."""
+    """Answers questions about the building's energy and carries out confirmed requests."""
 
     _attr_has_entity_name = True
     _attr_name = None
@@ -32,21 +34,38 @@ class EaioConversationEntity(conversation.ConversationEntity):
     def __init__(self, link: AddonCoordinator) -> None:
         entry = link.config_entry
         self.link = link
+        self.memory = ConversationMemory()
         self._attr_unique_id = f"{entry.unique_id or entry.entry_id}_assistant"
         self._attr_device_info = link.device_info
 
     @property
     def supported_languages(self) -> list[str] | Literal["*"]:
-        # The add-on's assistant takes any language; the local answers are in English.
+        # Local answers come in every language EAIO has translations for (English fills the gaps);
+        # the add-on's assistant takes any language.
         return "*"
 
     async def _async_handle_message(
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
     ) -> conversation.ConversationResult:
-        answer = await async_answer(self.hass, self.link, get_energy_today(self.hass), user_input.text)
+        conv = self.memory.get(chat_log.conversation_id)
+        answer = await async_answer(
+            self.hass,
+            self.link,
+            get_energy_today(self.hass),
+            user_input.text,
+            language=user_input.language,
+            conversation=conv,
+            context=user_input.context,
+            conversation_id=chat_log.conversation_id,
+        )
+        conv.remember(user_input.text, answer.text)
         chat_log.async_add_assistant_content_without_tools(
             conversation.AssistantContent(agent_id=user_input.agent_id, content=answer.text)
         )
         response = intent.IntentResponse(language=user_input.language)
         response.async_set_speech(answer.text)
-        return conversation.ConversationResult(response=response, conversation_id=chat_log.conversation_id)
+        return conversation.ConversationResult(
+            response=response,
+            conversation_id=chat_log.conversation_id,
+            continue_conversation=conv.pending() is not None,
+        )
