@@ -29,10 +29,10 @@ td,th{border-color:#333}th{background:#262626}}
 """
 
 
-def _when(ts: Any) -> str:
+def _when(ts: Any, tz: tzinfo = UTC, label: str = "UTC") -> str:
     if not isinstance(ts, (int, float)):
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{datetime.fromtimestamp(ts, tz):%Y-%m-%d %H:%M:%S} {label}"
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> str:
@@ -68,14 +68,14 @@ _PLOTS: list[tuple[str, str, str]] = [
 ]
 
 
-def render_plots(plots: dict[str, Any] | None, tz_name: Any = None, now: Any = None) -> str:
+def render_plots(plots: dict[str, Any] | None, tz_name: Any = None, now: Any = None, currency: str = "") -> str:
     """One panel per plot; a part that is missing or empty says so, a malformed part says what is wrong."""
     tz, label = page_zone(tz_name)
     when = datetime.fromtimestamp(now, tz) if isinstance(now, (int, float)) else None
     builders: dict[str, Callable[[Any], Plot]] = {
         "forecast": lambda d: forecast_plot(d, tz, label, when),
-        "plan": lambda d: plan_plot(d, tz, label, when),
-        "recommendations": recommendations_plot,
+        "plan": lambda d: plan_plot(d, tz, label, when, currency=currency),
+        "recommendations": lambda d: recommendations_plot(d, currency=currency),
     }
     out = []
     for key, heading, empty in _PLOTS:
@@ -99,6 +99,11 @@ def render_page(facts: dict[str, Any]) -> str:
     backfill: dict[str, Any] = health.get("backfill", {})
     status = str(health.get("status", "unknown"))
     problems = health.get("problems") or []
+    tz, tz_label = page_zone(facts.get("time_zone"))
+
+    def when(ts: Any) -> str:
+        return _when(ts, tz, tz_label)
+
     summary = (f'<p class="{"ok" if status == "ok" else "bad"}">Status: {escape(status)}</p>'
                + "".join(f'<p class="bad">{escape(str(p))}</p>' for p in problems))
     link = _rows([
@@ -111,8 +116,8 @@ def render_page(facts: dict[str, Any]) -> str:
     store = _rows([
         ("Readings", counts.get("readings")),
         ("Entities learned from", counts.get("entities")),
-        ("Oldest reading", _when(counts.get("oldest_reading"))),
-        ("Newest reading", _when(counts.get("newest_reading"))),
+        ("Oldest reading", when(counts.get("oldest_reading"))),
+        ("Newest reading", when(counts.get("newest_reading"))),
         ("Pushes waiting", counts.get("outbox_pending")),
         ("Pushes delivered", counts.get("outbox_delivered")),
         ("Pushes failed", counts.get("outbox_failed")),
@@ -126,7 +131,7 @@ def render_page(facts: dict[str, Any]) -> str:
         for e in entities) or '<tr><td colspan="4" class="muted">none yet</td></tr>'
     pushes = facts.get("pushes") or []
     push_rows = "".join(
-        f"<tr><td>{escape(_when(p['created_at']))}</td><td>{escape(p['service'])}</td>"
+        f"<tr><td>{escape(when(p['created_at']))}</td><td>{escape(p['service'])}</td>"
         f"<td>{escape(p['state'])}</td><td>{escape(str(p['attempts']))}</td>"
         f"<td>{escape(p.get('last_error') or '')}</td></tr>"
         for p in pushes) or '<tr><td colspan="5" class="muted">none yet</td></tr>'
@@ -135,13 +140,13 @@ def render_page(facts: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>EAIO add-on</title><style>{_STYLE}</style></head>
 <body><h1>EAIO add-on</h1>{summary}
-{render_plots(facts.get("plots"), facts.get("time_zone"), facts.get("now"))}
+{render_plots(facts.get("plots"), facts.get("time_zone"), facts.get("now"), str(facts.get("currency") or ""))}
 <h2>Links</h2><table>{link}</table>
 <h2>Store</h2><table>{store}</table>
 <h2>Entities</h2><table><tr><th>Entity</th><th>Source</th><th>State class</th><th>Unit</th></tr>{entity_rows}</table>
 <h2>Latest pushes to Home Assistant</h2>
 <table><tr><th>Queued</th><th>Service</th><th>State</th><th>Attempts</th><th>Last error</th></tr>{push_rows}</table>
-<p class="muted">Refreshes every 15 s. {escape(_when(facts.get("now")))}</p>
+<p class="muted">Refreshes every 15 s. {escape(when(facts.get("now")))}</p>
 </body></html>
 """
 

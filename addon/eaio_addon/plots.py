@@ -14,6 +14,8 @@ from html import escape
 import math
 from typing import Any
 
+from .wording import money as money_text, per_kwh
+
 WIDTH = 760
 LEFT, RIGHT, TOP, BOTTOM = 58, 62, 34, 46
 PANEL_H = 220
@@ -329,13 +331,21 @@ def forecast_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: dateti
     return Plot(_svg("plot-forecast", "Load forecast against actual consumption", desc, bottom + BOTTOM, body), table)
 
 
-def plan_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: datetime | None = None) -> Plot:
-    """The optimizer's plan: battery power, state of charge and grid power (and the HVAC setpoint) against price."""
+def plan_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: datetime | None = None, *,
+              currency: str = "") -> Plot:
+    """The optimizer's plan: battery power, state of charge and grid power (and the HVAC setpoint) against price.
+
+    A site without a battery gets no battery series, legend or column (its plan holds zeros there).
+    """
     times = parse_times(data.get("times"), tz)
     if not times:
         raise ValueError("no times")
     n = len(times)
-    price, battery, soc, grid = (_series(data, k, n) for k in ("price", "battery_kw", "soc_kwh", "grid_kw"))
+    price, grid = (_series(data, k, n) for k in ("price", "grid_kw"))
+    nothing: list[float | None] = [None] * n
+    battery, soc = ((_series(data, k, n) if data.get(k) is not None else nothing) for k in ("battery_kw", "soc_kwh"))
+    has_battery = any(v for v in battery) or any(v for v in soc)
+    price_unit = per_kwh(currency)
     setpoint = _series(data, "setpoint_c", n) if data.get("setpoint_c") is not None else None
     if setpoint is not None and all(v is None for v in setpoint):
         setpoint = None
@@ -350,24 +360,25 @@ def plan_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: datetime |
         ticks = nice_ticks(*extent(left_vals, include_zero=include_zero))
         y = Linear(ticks[0], ticks[-1], bottom, top)
         py = Linear(p_ticks[0], p_ticks[-1], bottom, top)
-        axes = _y_axis(ticks, y, unit) + _y_axis(p_ticks, py, "price /kWh", right=True, grid=False)
+        axes = _y_axis(ticks, y, unit) + _y_axis(p_ticks, py, f"price {price_unit}", right=True, grid=False)
         price_line = line_svg([(px, None if v is None else py(v)) for px, v in zip(xs, price, strict=True)],
                               C_PRICE, "price", step_to=hour_px, dash="5 3")
         return y, py, axes + price_line + (_now_marker(now, x, top, bottom) if first else "")
 
     top = TOP + 10
-    y, _, body = panel(top, battery + soc + grid, "kW · kWh", True)
+    y, _, body = panel(top, (battery + soc + grid) if has_battery else grid, "kW · kWh" if has_battery else "kW", True)
     zero = y(0.0)
-    bars = "".join(f'<rect class="bar" data-series="battery_kw" x="{_p(px + hour_px * 0.15)}" '
-                   f'y="{_p(min(zero, y(v)))}" width="{_p(hour_px * 0.7)}" height="{_p(abs(y(v) - zero))}" '
-                   f'fill="{C_BATTERY}" fill-opacity="0.8"><title>{t:%a %H:%M}: {v:.2f} kW</title></rect>'
-                   for px, v, t in zip(xs, battery, times, strict=True) if v is not None)
-    body += (bars + line_svg([(px, None if v is None else y(v)) for px, v in zip(xs, soc, strict=True)],
-                             C_SOC, "soc_kwh")
-             + line_svg([(px, None if v is None else y(v)) for px, v in zip(xs, grid, strict=True)], C_GRID, "grid_kw"))
+    if has_battery:
+        body += "".join(f'<rect class="bar" data-series="battery_kw" x="{_p(px + hour_px * 0.15)}" '
+                        f'y="{_p(min(zero, y(v)))}" width="{_p(hour_px * 0.7)}" height="{_p(abs(y(v) - zero))}" '
+                        f'fill="{C_BATTERY}" fill-opacity="0.8"><title>{t:%a %H:%M}: {v:.2f} kW</title></rect>'
+                        for px, v, t in zip(xs, battery, times, strict=True) if v is not None)
+        body += line_svg([(px, None if v is None else y(v)) for px, v in zip(xs, soc, strict=True)], C_SOC, "soc_kwh")
+    body += line_svg([(px, None if v is None else y(v)) for px, v in zip(xs, grid, strict=True)], C_GRID, "grid_kw")
     bottom = top + PANEL_H
-    legend = [("battery kW (+ charge)", C_BATTERY, "bar"), ("state of charge kWh", C_SOC, "line"),
-              ("grid kW (- export)", C_GRID, "line"), ("price", C_PRICE, "dash")]
+    legend = ([("battery kW (+ charge)", C_BATTERY, "bar"), ("state of charge kWh", C_SOC, "line")] if has_battery
+              else [])
+    legend += [("grid kW (- export)", C_GRID, "line"), (f"price {price_unit}", C_PRICE, "dash")]
     if setpoint is not None:
         top2 = bottom + 44
         y2, _, body2 = panel(top2, setpoint, "°C", False, first=False)
@@ -377,14 +388,13 @@ def plan_plot(data: Mapping[str, Any], tz: tzinfo, tz_name: str, now: datetime |
         legend.append(("setpoint °C", C_SETPOINT, "line"))
         bottom = top2 + PANEL_H
     body += _x_axis(times, x, bottom, tz_name) + _Legend(legend).svg(LEFT, 16)
-    idle = all(not v for v in battery) and all(not v for v in soc)
-    desc = (f"The plan for {n} hours from {times[0]:%a %H:%M}: "
-            + ("no battery use; " if idle else "battery charging (positive) and discharging (negative) in kW, "
-               "its state of charge in kWh; ")
-            + "grid power in kW (negative is export), price per kWh on the right axis"
+    desc = (f"The plan for {n} hours from {times[0]:%a %H:%M} ({tz_name}): "
+            + ("battery charging (positive) and discharging (negative) in kW, its state of charge in kWh; "
+               if has_battery else "")
+            + f"grid power in kW (negative is export), price {'in ' if currency else ''}{price_unit} on the right axis"
             + ("; the HVAC setpoint in °C below." if setpoint is not None else "."))
-    header = ["Time", "Price /kWh", "Battery kW", "State of charge kWh", "Grid kW"]
-    cols: list[list[float | None]] = [price, battery, soc, grid]
+    header = ["Time", f"Price {price_unit}", *(["Battery kW", "State of charge kWh"] if has_battery else []), "Grid kW"]
+    cols: list[list[float | None]] = [price, *([battery, soc] if has_battery else []), grid]
     if setpoint is not None:
         header.append("Setpoint °C")
         cols.append(setpoint)
@@ -407,7 +417,7 @@ def _bar_label(label: str, x0: float, x1: float, limit: float, y: float) -> str:
     return f'<text class="value" x="{_p(end - 4)}" y="{_p(y)}" text-anchor="end" fill="#fff">{escape(label)}</text>'
 
 
-def recommendations_plot(recs: Sequence[Mapping[str, Any]]) -> Plot:
+def recommendations_plot(recs: Sequence[Mapping[str, Any]], *, currency: str = "") -> Plot:
     """Open and applied recommendations: estimated savings a day, and for applied ones the verified saving.
 
     The two are in different units (kWh a day, kWh since applied), so each has its own column and axis.
@@ -449,7 +459,7 @@ def recommendations_plot(recs: Sequence[Mapping[str, Any]]) -> Plot:
                    f'<text class="tick" x="{LABEL_W - 8}" y="{_p(ry + 27)}" text-anchor="end" fill-opacity="0.7">'
                    f"{escape(category)} · {escape(state)}</text>")
         x0, x1 = ex(0.0), ex(est)
-        label = f"{est:.2f} kWh/day" + (f" · {money:.2f}/day" if money is not None else "")
+        label = f"{est:.2f} kWh/day" + (f" · {money_text(money, currency)}/day" if money is not None else "")
         out.append(f'<rect class="bar" data-series="estimated" x="{_p(min(x0, x1))}" y="{_p(ry + 4)}" '
                    f'width="{_p(abs(x1 - x0))}" height="16" fill="{C_ESTIMATED}"><title>{escape(title)}: '
                    f"{escape(label)}</title></rect>"
@@ -467,7 +477,8 @@ def recommendations_plot(recs: Sequence[Mapping[str, Any]]) -> Plot:
             + "; ".join(f"{t}: {e:.2f} kWh/day" + (f", verified {v:.2f} kWh" if v is not None else "")
                         for t, _, _, e, _, v in rows))
     table = _table("Recommendations", ["Recommendation", "Category", "State", "Estimated kWh/day",
-                                       "Estimated saving /day", "Verified kWh"],
+                                       f"Estimated saving {currency}/day" if currency else "Estimated saving /day",
+                                       "Verified kWh"],
                    [[t, c, s, _cell(e), _cell(m), _cell(v)] for t, c, s, e, m, v in rows])
     return Plot(_svg("plot-recommendations", "Savings of the open recommendations", desc, bottom + 24,
                      "".join(out)), table)

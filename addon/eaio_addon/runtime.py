@@ -20,7 +20,7 @@ from .api import build_app, ha_origin
 from .api_token import TOKEN_FILE, load_or_create_api_token
 from .collector import DAY_S, RECORDER_LAG, Collector
 from .discovery import announce
-from .ha_link import HaLink, LinkState
+from .ha_link import HaError, HaLink, LinkState
 from .llm import LocalLlm
 from .mcp_servers import EnergyBackend, McpHttpServer, StoreEnergyBackend, mqtt_settings
 from .mcp_servers.mqtt_tools import eaio_device_topics
@@ -73,6 +73,8 @@ class Runtime:
         self._stopped = False
         self._agents: AgentSwarm | None = None
         self.energy_backend: Any = None  # what the MCP energy server serves (agents.energy_backend)
+        # Home Assistant's time zone and currency: what a person reads on the page is in them.
+        self.ha_config: dict[str, str] = {}
         self._mcp: McpHttpServer | None = None
 
     # The parts exist once start() ran; these accessors say so to the type checker.
@@ -110,6 +112,7 @@ class Runtime:
                                     recorder_lag=settings.recorder_lag, registry_debounce=settings.registry_debounce,
                                     supervisor=self.supervisor)
         self._collector.attach()
+        self._link.on_connect(self._read_ha_config)
         self._sender = OutboxSender(self._store, self._link)
         self._sender.attach()
         await self._collector.start()
@@ -160,6 +163,16 @@ class Runtime:
         except OSError as exc:  # the rest of the add-on runs on without its MCP servers
             _LOGGER.error("MCP servers not started on %s:%d: %s", self.settings.host, port, exc)
             self._mcp = None
+
+    async def _read_ha_config(self) -> None:
+        try:
+            config = await self.link.call({"type": "get_config"})
+        except HaError as exc:  # the page keeps the machine's zone and no currency sign until it answers
+            _LOGGER.warning("Home Assistant's configuration (time zone, currency) not read: %s", exc)
+            return
+        if isinstance(config, dict):
+            self.ha_config = {key: str(config[key]) for key in ("time_zone", "currency")
+                              if isinstance(config.get(key), str) and config[key]}
 
     def mcp_url(self, server_name: str = "all") -> str:
         """Where the MCP servers answer (``/mcp``: every tool); what the agents' client session opens."""
@@ -277,6 +290,8 @@ class Runtime:
             "ha_version": self.link.ha_version,
             "db_bytes": db_bytes,
             "now": time.time(),
+            "time_zone": self.ha_config.get("time_zone"),
+            "currency": self.ha_config.get("currency", ""),
             "plots": await self._agents.plots() if self._agents is not None else None,
             "last_run": (self._agents.orchestrator.last.api() if self._agents is not None
                          and self._agents.orchestrator.last is not None else None),

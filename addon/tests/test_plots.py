@@ -135,7 +135,29 @@ def test_setpoint_panel_and_price_as_steps() -> None:
     # One hour at 0.20 then one at 0.50; the missing third hour is not drawn.
     assert re.fullmatch(r"M[\d.]+ [\d.]+H[\d.]+V[\d.]+H[\d.]+", price[0].get("d", ""))
     assert len(series(root, "path", "setpoint_c")) == 1 and "Setpoint °C" in plan.table
-    assert "no battery use" in (root.findtext(NS + "desc") or "")
+    # No battery: no battery bars, state of charge, legend, column or words about one.
+    assert not series(root, "rect", "battery_kw") and not series(root, "path", "soc_kwh")
+    words = " ".join(t.text or "" for t in root.iter(NS + "text")) + (root.findtext(NS + "desc") or "")
+    assert "battery" not in words.lower() and "state of charge" not in words.lower()
+    assert "Battery kW" not in plan.table and "State of charge" not in plan.table
+
+
+def test_the_page_reads_in_home_assistants_zone_and_currency() -> None:
+    # 14:00 UTC on 6 Dec 2026 is 15:00 in Berlin (CET, UTC+1).
+    start = datetime(2026, 12, 6, 14, tzinfo=UTC)
+    hours = [(start + timedelta(hours=k)).isoformat() for k in range(12)]
+    plots = {"plan": {"times": hours, "price": [0.3] * 12, "battery_kw": [0.0] * 12, "soc_kwh": [0.0] * 12,
+                      "grid_kw": [1.0] * 12, "setpoint_c": None},
+             "forecast": {"times": hours, "p10": [1.0] * 12, "p50": [2.0] * 12, "p90": [3.0] * 12, "actual": None},
+             "recommendations": [{"id": "a", "title": "Shift the dishwasher", "category": "load",
+                                  "estimated_savings_kwh_per_day": 0.0, "estimated_savings_per_day": 0.03,
+                                  "verified_savings_kwh": None, "state": "open"}]}
+    page = render_page({"health": {"status": "ok"}, "counts": {"newest_reading": start.timestamp()}, "plots": plots,
+                        "now": start.timestamp(), "time_zone": "Europe/Berlin", "currency": "EUR"})
+    assert "local time (Europe/Berlin)" in page and "(UTC)" not in page
+    assert "<td>Sun 15:00</td>" in page and "2026-12-06 15:00:00 Europe/Berlin" in page  # tables and the page's times
+    assert "0.03 EUR/day" in page and "price EUR/kWh" in page and "Estimated saving EUR/day" in page
+    assert "/day" not in page.replace("kWh/day", "").replace("EUR/day", "")  # no money without its currency
 
 
 def test_recommendation_bars() -> None:

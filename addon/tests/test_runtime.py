@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from eaio_addon.ha_link import LinkState
+from eaio_addon.ingress_page import render_page
 from eaio_addon.options import parse_options
 from eaio_addon.runtime import Runtime, Settings
 from eaio_addon.store import StoreDb
@@ -307,3 +308,30 @@ async def test_eaios_own_output_entities_are_not_learned(ha: FakeHomeAssistant, 
     ha.set_state(OUTDOOR, "8", time.time())
     await wait_until(lambda: runtime.collector.live_readings == 1)
     assert await _stored(runtime, "sensor.eaio_open_recommendations") == []
+
+
+class HomeAssistantInBerlin(FakeHomeAssistant):
+    """Home Assistant set to Europe/Berlin and euros: what the add-on's page must read in."""
+
+    async def _handle(self, ws: Any, subscriptions: dict[int, str], msg: dict[str, Any]) -> None:
+        if msg["type"] == "get_config":
+            await ws.send_json({"id": msg["id"], "type": "result", "success": True, "result": {
+                "latitude": 52.5, "longitude": 13.4, "time_zone": "Europe/Berlin", "currency": "EUR"}})
+            return
+        await super()._handle(ws, subscriptions, msg)
+
+
+async def test_the_page_learns_home_assistants_zone_and_currency(tmp_path: Path) -> None:
+    berlin = HomeAssistantInBerlin()
+    await berlin.start()
+    runtime = Runtime(_settings(berlin, tmp_path / "data", backfill_days=0))
+    await runtime.start()
+    try:
+        await wait_until(lambda: runtime.ha_config.get("currency") == "EUR", what="the configuration read")
+        facts = await runtime.page_facts()
+        assert (facts["time_zone"], facts["currency"]) == ("Europe/Berlin", "EUR")
+        page = render_page(facts)
+        assert "Europe/Berlin" in page and " UTC<" not in page
+    finally:
+        await runtime.stop()
+        await berlin.stop()
