@@ -32,7 +32,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .control_rules import needs_command, to_command
+from .control_rules import Limits, needs_command, to_command
 from .controllables import (
     KIND_APPLIANCE,
     KIND_BATTERY,
@@ -41,7 +41,7 @@ from .controllables import (
     Controllable,
     controllables_of,
 )
-from .guard import Command, get_guard
+from .guard import Command, entity_limits, get_guard
 from .plan import Plan, PlanItem
 
 if TYPE_CHECKING:
@@ -98,6 +98,19 @@ def _current(state: State | None) -> Any:
         return float(state.state)
     except ValueError:
         return None
+
+
+def _limits(controllable: Controllable, state: State | None) -> Limits:
+    """The controllable's limits, the entity's own where the owner left them empty."""
+    mine = controllable.limits
+    if state is None:
+        return mine
+    own = entity_limits(state, "temperature" if state.domain == "climate" else "value")
+    return Limits(
+        own.low if mine.low is None else mine.low,
+        own.high if mine.high is None else mine.high,
+        mine.step or own.step,
+    )
 
 
 def _power_factor(state: State | None) -> float:
@@ -276,7 +289,7 @@ class PlanExecutor:
         if self._running:
             self._again = True
             return
-        self.hass.async_create_background_task(self.async_step(), f"{DOMAIN} plan step", eager_start=True)
+        self.hass.async_create_task(self.async_step(), f"{DOMAIN} plan step", eager_start=True)
 
     @callback
     def _state_changed(self, event: Event[EventStateChangedData]) -> None:
@@ -429,13 +442,19 @@ class PlanExecutor:
             if target is None:
                 if controllable.mode_entity and controllable.auto_option:
                     return [(controllable.mode_entity, controllable.auto_option)]
-                return [(power, to_command(0.0, controllable.limits))] if power else []
+                return (
+                    [(power, to_command(0.0, _limits(controllable, self.hass.states.get(power))))]
+                    if power
+                    else []
+                )
             result: list[tuple[str, Any]] = []
             if controllable.mode_entity and controllable.forced_option:
                 result.append((controllable.mode_entity, controllable.forced_option))
             if power:
-                factor = _power_factor(self.hass.states.get(power))
-                result.append((power, to_command(float(target) * factor, controllable.limits)))
+                entity = self.hass.states.get(power)
+                result.append(
+                    (power, to_command(float(target) * _power_factor(entity), _limits(controllable, entity)))
+                )
             return result
         if kind == KIND_CAR:
             on = bool(target) and (isinstance(target, bool) or float(target) > 0)
@@ -444,8 +463,8 @@ class PlanExecutor:
                 kw = 0.0 if not on or isinstance(target, bool) else float(target)
                 if on and isinstance(target, bool):
                     kw = controllable.limits.high or 0.0
-                factor = _power_factor(self.hass.states.get(power))
-                result.append((power, to_command(kw * factor, controllable.limits)))
+                entity = self.hass.states.get(power)
+                result.append((power, to_command(kw * _power_factor(entity), _limits(controllable, entity))))
             if controllable.switch_entity:
                 result.append((controllable.switch_entity, on))
             return result
@@ -456,7 +475,7 @@ class PlanExecutor:
                 return [] if state.restore is None else [(power, state.restore)]
             if state.restore is None:
                 state.restore = _current(self.hass.states.get(power))
-            return [(power, to_command(float(target), controllable.limits))]
+            return [(power, to_command(float(target), _limits(controllable, self.hass.states.get(power))))]
         return []
 
     def _safe_commands(self, controllable: Controllable, state: ControlState) -> list[tuple[str, Any]]:
@@ -480,7 +499,7 @@ class PlanExecutor:
         outcome, sent = "unchanged", None
         for entity_id, value in pairs:
             current_state = self.hass.states.get(entity_id)
-            step = controllable.limits.step if entity_id == controllable.entity_id else None
+            step = _limits(controllable, current_state).step if entity_id == controllable.entity_id else None
             if not needs_command(value, _current(current_state), step):
                 state.last_commanded = {**(state.last_commanded or {}), entity_id: value}
                 continue

@@ -24,7 +24,13 @@ async def helpers(hass: HomeAssistant) -> None:
         "input_number",
         {
             "input_number": {
-                "battery_power": {"min": -5, "max": 5, "step": 0.1, "unit_of_measurement": "kW"},
+                "battery_power": {
+                    "min": -5,
+                    "max": 5,
+                    "step": 0.1,
+                    "initial": 0,
+                    "unit_of_measurement": "kW",
+                },
                 "charger_power": {"min": 0, "max": 11000, "step": 100, "unit_of_measurement": "W"},
                 "zone_setpoint": {"min": 15, "max": 28, "step": 0.5, "initial": 20},
                 "battery_soc": {"min": 0, "max": 100, "step": 1, "initial": 50},

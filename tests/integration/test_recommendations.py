@@ -61,7 +61,10 @@ async def test_link_flow_errors_then_success(hass: HomeAssistant, addon: AddonSt
     await dead.stop()
     result = await _link(hass, dead)
     assert result["errors"] == {"base": "cannot_connect"}
-    result = await _link(hass, addon, token="wrong")
+    # The same flow goes on (one add-on link: a second flow would be one already in progress).
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": addon.url, "token": "wrong"}
+    )
     assert result["errors"] == {"base": "invalid_auth"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"url": addon.url, "token": TOKEN}

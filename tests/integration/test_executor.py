@@ -1,0 +1,274 @@
+"""The plan executor in a real Home Assistant: slot boundaries (time injected), the guard's bounds and
+rate limit, dry run, manual override, fail-safe, timed starts, restart mid-plan, a removed entity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.auth.models import User
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import CLIENT_ID, async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.eaio.const import DOMAIN
+
+from .addon_standin import AddonStandIn
+from .test_controllables import BATTERY, add_controllable, helpers
+from .test_plan import T0, submit_plan
+from .test_recommendations import _linked, _rec, _submit
+
+POWER = "input_number.battery_power"
+MODE = "input_select.battery_mode"
+SOC = "input_number.battery_soc"
+
+
+def battery_plan(
+    plan_id: str = "p1", values: list[Any] | None = None, slot_minutes: int = 60, **extra: Any
+) -> dict[str, Any]:
+    values = values if values is not None else [2.04, -1.5, None, 4.0]
+    length = timedelta(minutes=slot_minutes)
+    return {
+        "plan_id": plan_id, "start": T0.isoformat(), "end": (T0 + len(values) * length).isoformat(),
+        "slot_minutes": slot_minutes,
+        "items": [{"key": "battery", "kind": "battery", "name": "Home battery", "unit": "kW",
+                   "slots": [{"start": (T0 + i * length).isoformat(), "value": v, "reason": f"slot {i}"}
+                             for i, v in enumerate(values)]}, *extra.get("items", [])],
+    }  # fmt: skip
+
+
+async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime) -> None:
+    freezer.move_to(moment)
+    async_fire_time_changed(hass, moment)
+    await hass.async_block_till_done()
+
+
+def autopilot_switch(hass: HomeAssistant, key: str = "battery", field: str = "autopilot") -> str:
+    for state in hass.states.async_all("switch"):
+        if state.attributes.get("plan_key") == key and state.entity_id.endswith(field):
+            return state.entity_id
+    raise AssertionError(f"no {field} switch for {key}")
+
+
+async def setup(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory, **battery: Any
+) -> tuple[ConfigEntry, list[Event]]:
+    freezer.move_to(T0 - timedelta(minutes=5))
+    await helpers(hass)
+    entry = await _linked(hass, addon)
+    fields = {k: v for k, v in {**BATTERY, **battery}.items() if v is not None}
+    result = await add_controllable(hass, entry, "battery", **fields)
+    assert result["type"] == "create_entry", result
+    events: list[Event] = []
+    for name in ("eaio_plan_step", "eaio_plan_override", "eaio_plan_failsafe"):
+        hass.bus.async_listen(name, events.append)
+    await hass.services.async_call("switch", "turn_on", {"entity_id": autopilot_switch(hass)}, blocking=True)
+    return entry, events
+
+
+def power(hass: HomeAssistant) -> float:
+    return float(hass.states.get(POWER).state)  # type: ignore[union-attr]
+
+
+async def test_follows_the_plan_inside_the_limits(
+    hass: HomeAssistant,
+    addon: AddonStandIn,
+    freezer: FrozenDateTimeFactory,
+    hass_ws_client: WebSocketGenerator,
+    hass_admin_user: User,
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    # 2.04 kW rounded to the entity's step; the mode select to the mode that follows EAIO's power.
+    assert power(hass) == 2.0
+    assert hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == -1.5
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    assert hass.states.get(MODE).state == "auto"  # null: the battery in its own automatic mode
+    await at(hass, freezer, T0 + timedelta(hours=3))
+    assert power(hass) == 3.0  # 4 kW planned, the controllable's limit is 3
+    steps = [e.data for e in events if e.event_type == "eaio_plan_step"]
+    assert [(s["value"], s["outcome"]) for s in steps] == [
+        (2.04, "set"),
+        (-1.5, "set"),
+        (None, "set"),
+        (4.0, "set"),
+    ]
+    assert steps[0]["plan_id"] == "p1" and steps[0]["reason"] == "slot 0" and not steps[0]["dry_run"]
+
+    # A token issued at the injected time: one from the wall clock would not be valid yet, or no longer.
+    refresh = await hass.auth.async_create_refresh_token(hass_admin_user, CLIENT_ID)
+    client = await hass_ws_client(hass, hass.auth.async_create_access_token(refresh))
+    await client.send_json_auto_id({"type": "eaio/plan/executions", "since": T0.isoformat()})
+    answer = await client.receive_json()
+    rows = answer["result"]
+    assert [(r["key"], r["commanded"], r["outcome"]) for r in rows][:2] == [
+        ("battery", 2.0, "set"),
+        ("battery", -1.5, "set"),
+    ]
+    await client.send_json_auto_id({"type": "eaio/controllables"})
+    assert (await client.receive_json())["result"][0]["state"] == "following"
+
+
+async def test_dry_run_changes_nothing(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": autopilot_switch(hass, field="dry_run")}, blocking=True
+    )
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == 0.0 and hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    steps = [e.data for e in events if e.event_type == "eaio_plan_step"]
+    assert [(s["value"], s["outcome"], s["dry_run"]) for s in steps] == [
+        (2.04, "dry_run", True),
+        (-1.5, "dry_run", True),
+    ]
+    assert steps[0]["commands"] == [[MODE, "remote"], [POWER, 2.0]]
+
+
+async def test_manual_override_pauses_until_the_next_plan(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    assert power(hass) == 2.0
+    # A person sets the battery by hand.
+    await hass.services.async_call("input_number", "set_value", {"entity_id": POWER, "value": 0.5},
+                                   blocking=True, context=Context())  # fmt: skip
+    await hass.async_block_till_done()
+    overrides = [e.data for e in events if e.event_type == "eaio_plan_override"]
+    assert overrides and overrides[0]["key"] == "battery" and overrides[0]["entity_id"] == POWER
+    switch = hass.states.get(autopilot_switch(hass))
+    assert switch is not None and switch.attributes["state"] == "paused" and switch.attributes["paused_until"]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == 0.5  # left alone
+    # The next plan ends the pause.
+    await submit_plan(hass, battery_plan("p2", [1.0, 1.0, 1.0, 1.0]))
+    await hass.async_block_till_done()
+    assert power(hass) == 1.0
+
+
+async def test_failsafe_on_plan_expiry_and_on_feedback_loss(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan(values=[2.0, 2.0]))
+    await at(hass, freezer, T0)
+    assert hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    failsafes = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert failsafes == [{"key": "battery", "entity_id": POWER, "reason": "plan expired"}]
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+
+    # A new plan: followed again, until the state-of-charge sensor goes unavailable.
+    await submit_plan(hass, battery_plan("p2", values=[1.0, 1.0, 1.0, 1.0]))
+    await at(hass, freezer, T0 + timedelta(hours=2, minutes=1))
+    assert hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    hass.states.async_set(SOC, "unavailable")
+    await hass.async_block_till_done()
+    failsafes = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert failsafes[-1]["reason"] == f"{SOC} is unavailable"
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=3))
+    assert hass.states.get(MODE).state == "auto"  # no command while the feedback is gone
+
+
+async def test_failsafe_when_the_addon_is_gone_past_the_plan(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan(values=[2.0]))
+    await at(hass, freezer, T0)
+    await addon.stop()
+    await entry.runtime_data.async_refresh()
+    await at(hass, freezer, T0 + timedelta(hours=1, seconds=1))
+    failsafes = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert failsafes[-1]["reason"] == "add-on unreachable past the plan's end"
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+
+
+async def test_rate_limit_holds(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer, max_changes_per_hour=3, mode_entity=None, auto_option=None,
+                                 forced_option=None)  # fmt: skip
+    await submit_plan(hass, battery_plan(values=[1.0, 2.0, 3.0, -1.0], slot_minutes=15))
+    for quarter in range(4):
+        await at(hass, freezer, T0 + timedelta(minutes=15 * quarter))
+    outcomes = [e.data["outcome"] for e in events if e.event_type == "eaio_plan_step"]
+    assert outcomes == ["set", "set", "set", "refused"]
+    assert power(hass) == 3.0
+
+
+async def test_restart_mid_plan_does_not_repeat_a_slot(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0 + timedelta(minutes=10))
+    assert len([e for e in events if e.event_type == "eaio_plan_step"]) == 1
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await at(hass, freezer, T0 + timedelta(minutes=20))
+    assert len([e for e in events if e.event_type == "eaio_plan_step"]) == 1  # resumed, nothing sent twice
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == -1.5
+    assert hass.states.get(autopilot_switch(hass)).state == "on"  # type: ignore[union-attr]
+
+
+async def test_timed_start_and_removed_entity(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer)
+    await add_controllable(hass, entry, "appliance", plan_key="dishwasher", entity_id="input_boolean.dishwasher",
+                           max_changes_per_hour=4)  # fmt: skip
+    hass.states.async_set("switch.washer", "off")
+    await add_controllable(hass, entry, "appliance", plan_key="washer", entity_id="switch.washer",
+                           max_changes_per_hour=4)  # fmt: skip
+    for key in ("dishwasher", "washer"):
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": autopilot_switch(hass, key)}, blocking=True
+        )
+    run = {"start": (T0 + timedelta(hours=1)).isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
+    appliance = {
+        "kind": "appliance",
+        "run": run,
+        "slots": [{"start": (T0 + timedelta(hours=h)).isoformat(), "value": h == 1} for h in range(4)],
+    }
+    hass.states.async_remove("switch.washer")  # the washer's entity is gone
+    await submit_plan(
+        hass, battery_plan(items=[{"key": "dishwasher", **appliance}, {"key": "washer", **appliance}])
+    )
+    await at(hass, freezer, T0)
+    assert hass.states.get("input_boolean.dishwasher").state == "off"  # type: ignore[union-attr]
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"controllable_missing_{entry.runtime_data.executor.controllables['washer'].id}"
+    )
+    assert issue is not None and issue.translation_key == "controllable_entity_missing"
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert hass.states.get("input_boolean.dishwasher").state == "on"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    assert hass.states.get("input_boolean.dishwasher").state == "off"  # type: ignore[union-attr]
+    assert not [e for e in events if e.data.get("key") == "washer"]  # no command for the removed one
+
+
+async def test_plan_recommendation_turns_autopilot_on(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    await setup(hass, addon, freezer)
+    switch = autopilot_switch(hass)
+    await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
+    await _submit(hass, [_rec("charge", "load", action={"type": "plan", "key": "battery"})])
+    await hass.services.async_call(
+        DOMAIN, "apply_recommendation", {"recommendation_id": "charge"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(switch).state == "on"  # type: ignore[union-attr]
