@@ -46,7 +46,8 @@ class RuntimeView(Protocol):
 
     async def optimize(self) -> dict[str, Any]: ...
 
-    async def ask(self, question: str) -> dict[str, Any]: ...
+    async def ask(self, question: str, history: list[dict[str, Any]] | None = None,
+                  conversation_id: str | None = None) -> dict[str, Any]: ...
 
 
 def _login_form(problem: str | None) -> web.Response:
@@ -161,7 +162,13 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool, frame_or
         if not isinstance(question, str) or not question.strip():
             return web.json_response({"error": "bad_request", "message": "'question' must be a non-empty string"},
                                      status=400)
-        return web.json_response(await runtime.ask(question.strip()))
+        # The conversation so far (from Home Assistant's assistant), so the model can follow "why?".
+        raw = body.get("history")
+        history = [t for t in raw if isinstance(t, dict)][-10:] if isinstance(raw, list) else []
+        conversation_id = body.get("conversation_id")
+        return web.json_response(await runtime.ask(
+            question.strip(), history=history,
+            conversation_id=conversation_id if isinstance(conversation_id, str) else None))
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=render_page(await runtime.page_facts()), content_type="text/html",

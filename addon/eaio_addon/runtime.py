@@ -235,9 +235,10 @@ class Runtime:
         assert self._agents is not None, "Runtime.start() first"
         return await self._agents.optimize()
 
-    async def ask(self, question: str) -> dict[str, Any]:
+    async def ask(self, question: str, history: list[dict[str, Any]] | None = None,
+                  conversation_id: str | None = None) -> dict[str, Any]:
         assert self._agents is not None, "Runtime.start() first"
-        return await self._agents.ask(question)
+        return await self._agents.ask(question, history, conversation_id)
 
     # --- what the API reads ---------------------------------------------------------------------
 

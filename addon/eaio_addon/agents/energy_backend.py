@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+import re
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from .orchestrator import Orchestrator
 from .plots import plots
 
 MAX_HISTORY_HOURS = 24 * 90
+# Meters that count energy sent out or made here: not consumption.
+_NOT_CONSUMPTION = re.compile(r"export|feed_?in|return|sold|production|generat|solar|\bpv|_pv|einspeis", re.IGNORECASE)
 
 
 class AddonEnergyBackend:
@@ -92,13 +95,44 @@ class AddonEnergyBackend:
         return await self.memory.verified_total()
 
     async def energy_today_kwh(self) -> float | None:
+        used = await self.energy_used_kwh("today", time.time())
+        return None if used is None else round(used[0], 2)
+
+    async def energy_used_kwh(self, period: str, now: float) -> tuple[float, float] | None:
+        """Energy used since the local day's, week's (Monday) or month's start up to the load meter's latest
+        reading (kWh, and that reading's time); None without a load entity or readings.
+
+        From the store, which every reading updates, not from the last run: "today" follows the meter.
+        """
         ctx = self.orchestrator.last_context
-        if ctx is None or ctx.site is None or "load" not in ctx.site.series:
+        metas = {e.entity_id: e for e in await self.store.call(StoreDb.entities)}
+        entity_id = ctx.site.entities.get("load") if ctx is not None and ctx.site is not None else None
+        if entity_id is None:  # before the first run: a consumption meter the store learns from
+            entity_id = next((e.entity_id for e in metas.values() if e.device_class == "energy"
+                              and not _NOT_CONSUMPTION.search(f"{e.entity_id} {e.name or ''}")), None)
+        if entity_id is None:
             return None
-        load = ctx.site.series["load"]
-        midnight = ctx.now.astimezone(ZoneInfo(ctx.tz)).replace(hour=0, minute=0, second=0, microsecond=0)
-        values = load.window(midnight, int((ctx.now - midnight) / timedelta(hours=1))).values
-        return round(float(values[values == values].sum()), 2)  # NaN != NaN: gaps left out
+        zone = ZoneInfo(ctx.tz if ctx is not None else "UTC")
+        local = datetime.fromtimestamp(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        if period == "week":
+            local -= timedelta(days=local.weekday())
+        elif period == "month":
+            local = local.replace(day=1)
+        start = local.timestamp()
+        rows = await self.store.call(StoreDb.hourly, entity_id, start, now + 1, now)
+        recent = await self.store.call(StoreDb.readings_between, entity_id, max(start, now - 7200), now + 1)
+        if not rows:
+            return None
+        meta = metas.get(entity_id)
+        scale = 0.001 if meta is not None and meta.unit in ("W", "Wh") else 1.0
+        total = 0.0
+        for row in rows:
+            if row.delta is not None:
+                total += row.delta * scale
+            elif row.mean is not None:  # a power sensor: its mean over the part of the hour that has passed
+                total += row.mean * scale * min(1.0, max(0.0, (now - row.hour) / 3600))
+        latest = recent[-1].ts if recent else min(now, rows[-1].hour + 3600)
+        return total, latest
 
     async def plots(self) -> dict[str, Any]:
         recs = [{"id": r["id"], "title": r["title"], "category": r["category"],

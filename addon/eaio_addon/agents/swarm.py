@@ -152,8 +152,9 @@ class AgentSwarm:
     async def optimize(self) -> dict[str, Any]:
         return (await self.orchestrator.run("api")).api()
 
-    async def ask(self, question: str) -> dict[str, Any]:
-        return await self.assistant.ask(question)
+    async def ask(self, question: str, history: list[dict[str, Any]] | None = None,
+                  conversation_id: str | None = None) -> dict[str, Any]:
+        return await self.assistant.ask(question, history, conversation_id)
 
     async def plots(self) -> dict[str, Any]:
         return await self.backend.plots()
