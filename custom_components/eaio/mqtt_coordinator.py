@@ -15,6 +15,7 @@ from homeassistant.helpers.event import async_track_time_interval
 import jsonschema
 
 from .bms.mqtt import BurstLimiter, MqttPoint, MqttProfile, TopicParser
+from .bms.plausibility import shorten
 from .const import CONF_ENABLED_POINTS, DOMAIN, EVENT_INVALID_PAYLOAD
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator
 from .entity_spec import INVALID_PAYLOADS, spec_from_mqtt
@@ -35,7 +36,7 @@ def _schema_validator(schema: dict[str, Any] | None) -> Callable[[Any], str | No
         if error is None:
             return None
         where = "/".join(str(p) for p in error.absolute_path) or "payload"
-        return f"{where}: {error.message}"
+        return f"{where}: {shorten(error.message)}"
 
     return validate
 
@@ -119,7 +120,7 @@ class MqttCoordinator(EaioCoordinator):
     def _invalid(self, topic: str, errors: dict[str, str]) -> None:
         self.invalid_count += 1
         reason = next(iter(errors.values()))
-        kind = reason.split(":", 1)[0] if reason.startswith(("malformed JSON", "schema")) else "value"
+        kind = reason.split(":", 1)[0] if reason.startswith(("malformed JSON", "schema", "too large")) else "value"
         self.invalid_by_reason[kind] = self.invalid_by_reason.get(kind, 0) + 1
         report, held_back = self._log_limiter.allow(topic)
         if report:

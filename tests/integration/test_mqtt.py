@@ -7,6 +7,7 @@ from collections.abc import Callable
 import json
 import logging
 from pathlib import Path
+import subprocess
 from typing import Any
 
 from homeassistant import config_entries
@@ -216,3 +217,37 @@ async def test_flow_without_mqtt_and_bad_topic(hass: HomeAssistant, mosquitto: M
         result["flow_id"], {"name": "x", "base_topic": "a/+/b", "profile": "multi_sensor"}
     )
     assert result["errors"] == {"base_topic": "invalid_topic"}
+
+
+async def test_hostile_payloads_are_counted_not_raised(
+    hass: HomeAssistant, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture, base: str
+) -> None:
+    """A 100,000-deep array (200 kB) and a 10,000-deep one (20 kB): counted, evented, briefly logged."""
+    await _setup_mqtt(hass, mosquitto)
+    entry = await _add_mqtt_device(hass, base=base)
+    ids = entity_ids(hass, entry)
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_INVALID_PAYLOAD, events.append)
+    caplog.set_level(logging.WARNING, logger="custom_components.eaio")
+    await _publish(hass, mosquitto, base, {"temperature": 21.0}, retain=True)
+    await _until(hass, lambda: _state(hass, ids["temperature"]) == "21.0")
+
+    def publish_from_stdin(payload: bytes) -> None:
+        # Too long for a command-line argument: the publisher reads it from its input.
+        subprocess.run(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-u", mosquitto.user,
+             "-P", mosquitto.password, "-q", "1", "-t", base, "-s"],
+            input=payload, check=True, capture_output=True,
+        )  # fmt: skip
+
+    await hass.async_add_executor_job(publish_from_stdin, b"[" * 100_000 + b"]" * 100_000)
+    await hass.async_add_executor_job(publish_from_stdin, b"[" * 10_000 + b"]" * 10_000)
+    await _until(hass, lambda: _state(hass, ids["invalid_payloads"]) == "2")
+    await _publish(hass, mosquitto, base, {"temperature": 21.5})  # and the device goes on
+    await _until(hass, lambda: _state(hass, ids["temperature"]) == "21.5")
+    assert len(events) == 1 and events[0].data["reason"].startswith("too large: 200000 bytes")
+    assert "RecursionError" not in caplog.text
+    lines = [r.getMessage() for r in caplog.records if "invalid payload" in r.getMessage()]
+    assert len(lines) == 1 and len(lines[0]) < 300
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["invalid_payloads"]["by_reason"] == {"too large": 1, "malformed JSON": 1}

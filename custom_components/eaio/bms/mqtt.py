@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .plausibility import excerpt, shorten
 from .profiles import ProfileError
 
 MQTT_PROFILES_DIR = Path(__file__).parent / "mqtt_profiles"
@@ -30,6 +31,28 @@ DEFAULT_TRUE = ("true", "on", "1", "yes", "open", "detected", "occupied")
 DEFAULT_FALSE = ("false", "off", "0", "no", "closed", "clear", "unoccupied")
 
 MqttValue = float | int | bool | str
+
+# A sensor's message is a few hundred bytes. Bounds keep a hostile or broken publisher from
+# costing more than a refusal: the parser and the schema validator recurse per level.
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets nest deeper than ``limit`` (outside strings), without parsing."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the common case costs two counts
+    depth = 0
+    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
+        if bracket.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 class PayloadError(ValueError):
@@ -106,22 +129,22 @@ def _convert(point: MqttPoint, raw: Any) -> MqttValue:
             return True
         if text in point.false_values:
             return False
-        raise PayloadError("wrong_type", f"{point.key}: expected on/off, got {raw!r}")
+        raise PayloadError("wrong_type", f"{point.key}: expected on/off, got {excerpt(raw)}")
     if isinstance(raw, (bool, dict, list)):
-        raise PayloadError("wrong_type", f"{point.key}: expected a number, got {raw!r}")
+        raise PayloadError("wrong_type", f"{point.key}: expected a number, got {excerpt(raw)}")
     try:
         number = float(raw)
     except (TypeError, ValueError):
-        raise PayloadError("wrong_type", f"{point.key}: expected a number, got {raw!r}") from None
+        raise PayloadError("wrong_type", f"{point.key}: expected a number, got {excerpt(raw)}") from None
     if not math.isfinite(number):
-        raise PayloadError("wrong_type", f"{point.key}: {raw!r} is not a finite number")
+        raise PayloadError("wrong_type", f"{point.key}: {excerpt(raw)} is not a finite number")
     low = point.minimum if point.minimum is not None else -math.inf
     high = point.maximum if point.maximum is not None else math.inf
     if not low <= number <= high:
         raise PayloadError("out_of_range", f"{point.key}: {number:g} is outside {low:g}..{high:g}")
     if point.value_type == "int":
         if number != int(number):
-            raise PayloadError("wrong_type", f"{point.key}: expected a whole number, got {raw!r}")
+            raise PayloadError("wrong_type", f"{point.key}: expected a whole number, got {excerpt(raw)}")
         return int(number)
     return number
 
@@ -143,13 +166,18 @@ class TopicParser:
         A payload that is not valid JSON (when JSON is expected) or that fails the schema
         fails every point of the topic; otherwise each point stands or falls alone.
         """
+        every = [p.key for p in self.points]
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            return {}, dict.fromkeys(every, f"too large: {len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
         text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
         document: Any = None
         if self.wants_json:
+            if json_too_deep(text):
+                return {}, dict.fromkeys(every, f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels")
             try:
                 document = json.loads(text)
-            except ValueError as err:
-                return {}, dict.fromkeys((p.key for p in self.points), f"malformed JSON: {err}")
+            except (ValueError, RecursionError) as err:
+                return {}, dict.fromkeys(every, f"malformed JSON: {shorten(str(err))}")
             if self.validate_schema is not None and (problem := self.validate_schema(document)):
                 return {}, dict.fromkeys((p.key for p in self.points), f"schema: {problem}")
         values: dict[str, MqttValue] = {}

@@ -149,7 +149,11 @@ def rule_for_point(point: Point) -> Rule | None:
 
 def excerpt(value: object, limit: int = 60) -> str:
     """A short printable piece of a value, for log lines and events."""
-    text = repr(value)
+    return shorten(repr(value), limit)
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """At most ``limit`` characters of a text, saying how long it was."""
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
