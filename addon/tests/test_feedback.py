@@ -22,6 +22,7 @@ import pytest
 
 from tests.agents_site import Sink, hour_now, make_orchestrator, open_filled
 from tests.fake_ha import FakeHomeAssistant
+from tests.helpers import wait_until
 
 NOW = datetime(2026, 12, 6, 15, tzinfo=UTC)  # 15:00 UTC, 16:00 in Berlin
 TZ = "Europe/Berlin"
@@ -197,3 +198,23 @@ async def test_an_older_integration_does_not_break_the_run(link: HaLink, store: 
 
 async def _ignore(plan: dict[str, Any]) -> None:
     return None
+
+
+async def test_a_drift_past_the_threshold_re_plans(ha: FakeHomeAssistant, link: HaLink, store: Any) -> None:
+    ha.commands["eaio/controllables"] = lambda msg: CONTROLLABLES
+    orch = make_orchestrator(store, Sink(), {"battery": BATTERY}, submit_plan=_ignore, feedback=Feedback(link))
+    await orch.run("test")
+    assert orch.plan is not None
+    first = orch.plan["plan_id"]
+    start = datetime.fromisoformat(orch.plan["start"])  # the plan's first moment: its SoC is the measured one
+    watcher = asyncio.create_task(orch.watch_drift(every_s=0.05, min_gap_s=0.0, clock=lambda: start))
+    try:
+        await asyncio.sleep(0.3)
+        assert orch.last is not None and orch.last.trigger == "test"  # on the plan: no re-plan
+        ha.states["sensor.inverter_soc"] = _state("sensor.inverter_soc", "20", unit_of_measurement="%")
+        await wait_until(lambda: orch.last is not None and orch.last.trigger == "drift", 60, "a drift re-plan")
+    finally:
+        watcher.cancel()
+    assert orch.plan["plan_id"] != first
+    battery = next(i for i in orch.plan["items"] if i["key"] == "battery")
+    assert battery["slots"][0]["soc"] == pytest.approx(20.0)  # the new plan starts where the battery is

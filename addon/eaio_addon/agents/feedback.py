@@ -88,6 +88,19 @@ class Feedback:
             return None
         return [e for e in result if isinstance(e, dict)] if isinstance(result, list) else None
 
+    async def readings(self, entity_id: str, since: datetime, now: datetime) -> list[tuple[float, float]]:
+        """``(time, number)`` of ``entity_id``'s states between ``since`` and ``now`` (Home Assistant's history)."""
+        result = await self.link.call({
+            "type": "history/history_during_period", "start_time": since.isoformat(), "end_time": now.isoformat(),
+            "entity_ids": [entity_id], "minimal_response": True, "no_attributes": True,
+            "significant_changes_only": False})
+        out: list[tuple[float, float]] = []
+        for row in result.get(entity_id, []) if isinstance(result, dict) else []:
+            value, ts = _as_float(row.get("s")), row.get("lu")
+            if value is not None and isinstance(ts, int | float):
+                out.append((float(ts), value))
+        return sorted(out)
+
     async def on_hours(self, entity_id: str, since: datetime, now: datetime, on_above: float) -> float:
         """Hours ``entity_id`` was on (``on`` or a number above ``on_above``) between ``since`` and ``now``."""
         result = await self.link.call({

@@ -33,7 +33,7 @@ from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
 from .plan_push import LoadPlanParts, build_plan, plan_id, planned_soc
-from .savings import SavingsAgent
+from .savings import SavingsAgent, verify_plans
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
 from .weather import WeatherAgent
@@ -42,7 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TIMEOUTS: dict[str, float] = {"data": 30, "weather": 20, "analysis": 60, "forecast": 180, "pv": 60, "hvac": 60,
                               "lighting": 30, "load": 60, "strategy": 90, "submit": 15,
-                              "savings": 120, "plan": 15, "feedback": 30}
+                              "savings": 120, "plan": 15, "feedback": 30, "realized": 60}
 DRIFT_PP = 10.0  # the measured state of charge this far (percentage points) from the plan's: re-plan now
 DRIFT_EVERY_S = 600.0
 DRIFT_MIN_GAP_S = 900.0  # no drift re-plan sooner than this after any run
@@ -98,6 +98,7 @@ class Orchestrator:
         self.submit_plan = submit_plan
         self.plan: dict[str, Any] | None = None  # the last plan pushed (eaio.submit_plan)
         self.feedback = feedback
+        self.realized: dict[str, Any] | None = None  # savings of what the executor carried out (savings.verify_plans)
         self.open_recommendations = open_recommendations
         self.locate = locate
         self.timeouts = {**TIMEOUTS, **(timeouts or {})}
@@ -160,14 +161,15 @@ class Orchestrator:
             await asyncio.sleep(every_minutes * 60)
             await self.run("schedule")
 
-    async def watch_drift(self, every_s: float = DRIFT_EVERY_S, threshold_pp: float = DRIFT_PP) -> None:
+    async def watch_drift(self, every_s: float = DRIFT_EVERY_S, threshold_pp: float = DRIFT_PP,
+                          min_gap_s: float = DRIFT_MIN_GAP_S, clock: Callable[[], datetime] | None = None) -> None:
         """Re-plan when the battery's measured state of charge leaves the pushed plan's by ``threshold_pp``."""
         while True:
             await asyncio.sleep(every_s)
             with contextlib.suppress(Exception):  # a failed check is tried again on the next round
-                drift = await self.drift()
+                drift = await self.drift(clock() if clock is not None else None)
                 if drift is not None and abs(drift) > threshold_pp \
-                        and time.monotonic() - self._last_start >= DRIFT_MIN_GAP_S and not self._lock.locked():
+                        and time.monotonic() - self._last_start >= min_gap_s and not self._lock.locked():
                     _LOGGER.info("State of charge %.1f points off the plan: re-planning", drift)
                     await self.run("drift")
 
@@ -264,6 +266,11 @@ class Orchestrator:
         if self.submit_plan is not None:  # after the recommendations: an older integration refuses plans
             await self._step("plan", None, self._push_plan(ctx), errors)
         verified = await self._step("savings", self.savings, self.savings.verify(self.data, now, ctx.tz), errors)
+        if self.feedback is not None:
+            realized = await self._step("realized", None, verify_plans(self.feedback, ctx.site, self.options, now,
+                                                                       ctx.tz), errors)
+            if realized is not None:
+                self.realized = realized
         with contextlib.suppress(Exception):  # a report: the run does not depend on it
             self.verified = await self.memory.verified_total()
         for rec_id, report in (verified or {}).items():

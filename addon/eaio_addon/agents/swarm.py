@@ -139,7 +139,7 @@ class AgentSwarm:
             "forecast": None if tomorrow is None or ctx is None else {
                 "tomorrow_kwh": round(tomorrow, 2), "issued": f"{ctx.now:%Y-%m-%d %H:%M} UTC"},
             "forecast_accuracy": None if accuracy is None else accuracy.as_dict(),
-            "verified_savings": self.orchestrator.verified,
+            "verified_savings": verified_savings(self.orchestrator.verified, self.orchestrator.realized),
             # The add-on's autopilot option: the integration's default for a new controllable.
             "autopilot_default": self.orchestrator.options.autopilot,
         }
@@ -158,3 +158,15 @@ class AgentSwarm:
 
     async def plots(self) -> dict[str, Any]:
         return await self.backend.plots()
+
+
+def verified_savings(recommendations: dict[str, Any] | None, plans: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``/api/health``'s verified savings: the applied recommendations' (kWh, the engine's M&V) and, under
+    ``plan``, what the executor carried out (money and kWh per controllable, with the 90 % band); ``kwh`` is
+    both together, what "Verified energy savings" shows."""
+    if plans is None:
+        return recommendations
+    out = dict(recommendations or {"recommendations": 0, "kwh": 0.0, "by_recommendation": {}})
+    out["plan"] = plans
+    out["kwh"] = round(float(out.get("kwh") or 0.0) + float(plans["total"]["kwh"]), 3)
+    return out
