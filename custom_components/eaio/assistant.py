@@ -38,6 +38,15 @@ from .intents import Intent, Vocabulary, recognize
 _LOGGER = logging.getLogger(__name__)
 
 DECIMAL_COMMA = {"de", "fr", "es", "it", "nl", "pt", "da", "sv", "nb", "fi", "pl", "cs"}
+# Confirming and acting happen here, through the guard; the add-on's model only answers.
+LOCAL_ONLY = {
+    intents.YES,
+    intents.NO,
+    intents.APPLY,
+    intents.AUTOPILOT_SET,
+    intents.AUTOPILOT_STATUS,
+    intents.ACT,
+}
 _LINK_SEEN: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_link_seen")
 
 
@@ -337,11 +346,13 @@ async def async_answer(
     texts = await async_texts(hass, language)
     conv = conversation if conversation is not None else Conversation()
     intent = recognize(question, texts.vocab, pending=conv.pending() is not None, last=conv.last_intent)
-    if intent.name is None and link is not None and link.last_update_success:
+    if intent.name not in LOCAL_ONLY and link is not None and link.last_update_success:
         reply = await _ask_addon(link, question, conv, conversation_id)
-        if reply is not None:
-            conv.last_intent = None
-            return reply
+        # The add-on's model answers what it is asked; without its model, what is recognised here is
+        # answered here (in the asker's language, from Home Assistant's fresher data).
+        if reply is not None and (reply[1] or intent.name is None):
+            conv.last_intent = intent.name
+            return reply[0]
     if intent.name not in (intents.WHY, intents.YES, intents.NO):
         conv.proposal = None  # a new question lets an unanswered proposal lapse
     text = await _local_text(hass, link, tracker, texts, intent, conv, context)
@@ -352,7 +363,8 @@ async def async_answer(
 
 async def _ask_addon(
     link: AddonCoordinator, question: str, conv: Conversation, conversation_id: str | None
-) -> Answer | None:
+) -> tuple[Answer, bool] | None:
+    """The add-on's answer, and whether its model made it."""
     history = [{"question": t.question, "answer": t.answer} for t in conv.turns]
     try:
         reply: dict[str, Any] = await link.client.ask(
@@ -363,7 +375,7 @@ async def _ask_addon(
         return None
     answer = reply.get("answer")
     if "http_status" not in reply and isinstance(answer, str) and answer.strip():
-        return Answer(answer.strip(), "addon", reply.get("topic"))
+        return Answer(answer.strip(), "addon", reply.get("topic")), reply.get("error") != "llm_unavailable"
     _LOGGER.debug("Add-on gave no answer (%s); answering locally", reply.get("error"))
     return None
 

@@ -23,10 +23,16 @@ class AddonStandIn:
         self.questions: list[str] = []
         self.ask_bodies: list[dict[str, Any]] = []
         self.ask_status = 200
+        self.ask_error: str | None = None  # "llm_unavailable": the add-on answers without its model
         self.forecast: dict[str, Any] | None = None
         # None: not measured yet (a fresh add-on)
-        self.accuracy: dict[str, Any] | None = {"hours": 168, "cv_rmse_pct": 23.4, "nmbe_pct": -1.2, "mae_kw": 0.21,
-                                                "mean_kw": 1.1}
+        self.accuracy: dict[str, Any] | None = {
+            "hours": 168,
+            "cv_rmse_pct": 23.4,
+            "nmbe_pct": -1.2,
+            "mae_kw": 0.21,
+            "mean_kw": 1.1,
+        }
         self.verified: dict[str, Any] | None = {"recommendations": 1, "kwh": 12.5, "by_recommendation": {}}
         self.autopilot_default: bool | None = None  # the add-on's autopilot option, when it says it
         self.runner: web.AppRunner | None = None
@@ -57,7 +63,10 @@ class AddonStandIn:
         self.ask_bodies.append(body)
         if self.ask_status != 200:
             return web.json_response({"error": "the assistant is not available"}, status=self.ask_status)
-        return web.json_response({"answer": f"The add-on's assistant on: {question}", "sources": []})
+        reply: dict[str, Any] = {"answer": f"The add-on's assistant on: {question}", "sources": []}
+        if self.ask_error is not None:
+            reply["error"] = self.ask_error
+        return web.json_response(reply)
 
     async def optimize(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -101,9 +101,18 @@ async def test_addon_answers_what_the_words_do_not_cover(hass: HomeAssistant, ad
         }
     ]
     assert addon.ask_bodies[-1]["conversation_id"] == chat.conversation_id
-    # A recognised question is answered from Home Assistant's own data, not by the add-on.
+    # The add-on's model answers recognised questions too, while it has one.
+    forecast = "What's the forecast for tomorrow?"
+    assert await chat.say(forecast) == f"The add-on's assistant on: {forecast}"
+    # Without its model, a recognised question is answered from Home Assistant's own data ...
+    addon.ask_error = "llm_unavailable"
+    assert (await chat.say(forecast)).startswith("I have no forecast")
+    # ... and what only the add-on knows comes from it.
+    assert await chat.say("Tell me a joke") == "The add-on's assistant on: Tell me a joke"
+    # Confirming and acting never go to the add-on.
     asked = len(addon.questions)
-    assert (await chat.say("What's the forecast for tomorrow?")).startswith("I have no forecast")
+    await chat.say("Turn down the heating a bit")
+    await chat.say("Apply the top recommendation")
     assert len(addon.questions) == asked
 
 
@@ -157,7 +166,8 @@ async def test_each_question_gets_its_own_answer(
         "I can't do that: EAIO has no controllable for the heating. It changes a device only through a "
         "declared controllable (EAIO's options) or a recommendation."
     )
-    assert addon.questions == []  # all recognised: none went to the add-on
+    # Acting and confirming stay here; the rest was offered to the add-on, which could not answer.
+    assert "Turn down the heating a bit" not in addon.questions
 
     # The eaio.ask service answers the same way, also with the add-on gone.
     await addon.stop()
@@ -171,6 +181,7 @@ async def test_each_question_gets_its_own_answer(
 async def test_german(hass: HomeAssistant, addon: AddonStandIn, building_sim: ModbusSim) -> None:
     import_energy, _ = await _meter(hass, building_sim)
     entry = await _linked(hass, addon)
+    addon.ask_error = "llm_unavailable"  # the add-on answers, without its model
     await _submit(hass, REC)
     _set(hass, import_energy, float(hass.states.get(import_energy).state) + 2.5)  # type: ignore[union-attr]
     await hass.async_block_till_done()
@@ -214,6 +225,7 @@ async def test_energy_follows_the_meter_and_counts_the_week(
     freezer.move_to(T0)
     await hass.config.async_set_time_zone("Europe/Berlin")
     entry = await _linked(hass, addon)
+    addon.ask_error = "llm_unavailable"  # the add-on answers, without its model
     import_energy, export_energy = _meters_without_device(hass)
     for minute, used in ((1, 31.0), (6, 31.4), (11, 31.9)):  # every reading counts at once
         freezer.move_to(T0 + timedelta(minutes=minute))
@@ -248,6 +260,7 @@ async def test_energy_follows_the_meter_and_counts_the_week(
 
 async def test_why_then_apply_with_confirmation(hass: HomeAssistant, addon: AddonStandIn) -> None:
     entry = await _linked(hass, addon)
+    addon.ask_error = "llm_unavailable"  # the add-on answers, without its model
     await _submit(hass, REC, REC2)
     book = entry.runtime_data.book
     chat = Chat(hass, entry)
@@ -338,6 +351,7 @@ async def test_says_how_old_the_addon_data_is(
     await hass.config.async_set_time_zone("Europe/Berlin")
     addon.forecast = {"tomorrow_kwh": 23.14, "issued": "2026-11-23T13:00:00+00:00"}
     entry = await _linked(hass, addon)
+    addon.ask_error = "llm_unavailable"  # the add-on answers, without its model
     await _submit(hass, REC)
     assert await _ask(hass, entry, "What's the forecast for tomorrow?") == (
         "Tomorrow's expected consumption is 23.1 kWh, forecast made 14:00."
