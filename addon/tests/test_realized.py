@@ -148,3 +148,17 @@ async def test_verified_savings_per_controllable_and_in_total(ha: FakeHomeAssist
 async def test_an_integration_that_keeps_no_record_reports_nothing(link: HaLink) -> None:
     options = parse_options({"tariff": TARIFF, "battery": {"capacity_kwh": 10, "max_power_kw": 3}})
     assert await verify_plans(Feedback(link), None, options, T0, "UTC") is None  # unknown_command: no error
+
+
+def test_the_add_on_page_shows_them() -> None:
+    from eaio_addon.agents.plots import realized_rows
+    from eaio_addon.ingress_page import render_page
+
+    plan = {"days": 30, "notes": [], "total": {"saving": 1.25, "band": 0.1, "kwh": 2.5, "hours": 3},
+            "by_controllable": {"battery": {"saving": 1.25, "band": 0.1, "kwh": 2.5, "hours": 3, "method": "m"}}}
+    rows = realized_rows({"kwh": 2.5, "plan": plan}, "EUR")
+    assert rows[0] == ("battery", "1.25 EUR ± 0.10 EUR, 2.50 kWh of import avoided, 3 h")
+    assert rows[-1][0] == "Total, last 30 days"
+    assert "nothing yet" in realized_rows(None)[0][1]
+    page = render_page({"health": {"status": "ok", "verified_savings": {"plan": plan}}, "currency": "EUR"})
+    assert "<h2>Realized savings</h2>" in page and "1.25 EUR ± 0.10 EUR" in page

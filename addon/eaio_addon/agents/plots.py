@@ -53,3 +53,20 @@ def plots(ctx: RunContext | None, recommendations: list[dict[str, Any]]) -> dict
     if isinstance(plan, Plan) and ctx.price is not None:
         out["plan"] = plan_plot(plan, ctx.price.values)
     return out
+
+
+def realized_rows(verified: dict[str, Any] | None, currency: str = "") -> list[tuple[str, str]]:
+    """The page's lines for what the executor carried out: per controllable and in total, with the 90 % band."""
+    plan = (verified or {}).get("plan")
+    if not isinstance(plan, dict):
+        return [("Carried out", "nothing yet: the plan's savings are measured once autopilot has run it")]
+    unit = f" {currency}" if currency else ""
+
+    def line(part: dict[str, Any]) -> str:
+        return (f"{part['saving']:.2f}{unit} ± {part['band']:.2f}{unit}, {part['kwh']:.2f} kWh of import avoided, "
+                f"{part['hours']} h")
+
+    rows = [(str(key), line(part)) for key, part in sorted(plan.get("by_controllable", {}).items())]
+    rows.append((f"Total, last {plan.get('days', 30)} days", line(plan["total"])))
+    rows += [("Note", str(note)) for note in plan.get("notes", ())]
+    return rows
