@@ -375,4 +375,5 @@ class BacnetCoordinator(EaioCoordinator):
                 format_object_id(o): r for o, r in (self.watcher.polled if self.watcher else {}).items()
             },
             "priority": self.priority,
+            "invalid_readings": {"total": self.invalid.count, "by_point": self.invalid.by_point},
         }
