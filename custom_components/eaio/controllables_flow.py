@@ -43,6 +43,8 @@ from .controllables import (
     validate,
 )
 
+# The selector's option names (in the translations' selector section).
+KIND_SELECTOR = "controllable_kind"
 _NUMBER = NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any"))
 
 
@@ -102,7 +104,7 @@ class ControllableSubentryFlow(ConfigSubentryFlow):
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_KIND): SelectSelector(
-                        SelectSelectorConfig(options=list(KINDS), translation_key="controllable_kind")
+                        SelectSelectorConfig(options=list(KINDS), translation_key=KIND_SELECTOR)
                     )
                 }
             ),

@@ -10,7 +10,7 @@ Home Assistant mid-plan does not send a slot's command twice.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -55,7 +55,12 @@ EVENT_PLAN_FAILSAFE: Final = "eaio_plan_failsafe"
 STORAGE_VERSION = 1
 MAX_EXECUTIONS = 2000
 CHECK_INTERVAL = timedelta(minutes=1)
+# A home battery's state of charge moves a few points a minute at most; more between two
+# readings is a sensor fault, and EAIO stops rather than guess.
+FEEDBACK_JUMP_PCT: Final = 25.0
 _BAD = (STATE_UNAVAILABLE, STATE_UNKNOWN)
+# A repair issue (in the translations' issues, not exceptions).
+ISSUE_ENTITY_MISSING: Final = "controllable_entity_missing"
 
 
 @dataclass(slots=True)
@@ -70,6 +75,7 @@ class ControlState:
     restore: Any = None  # the zone's setpoint before EAIO took control
     last_commanded: dict[str, Any] | None = None
     reason: str | None = None
+    fault: str | None = None  # a feedback reading that cannot be true; cleared by the next plan
 
 
 def _service(entity_id: str, value: Any) -> tuple[str, dict[str, Any]]:
@@ -98,6 +104,19 @@ def _current(state: State | None) -> Any:
         return float(state.state)
     except ValueError:
         return None
+
+
+def _jump(old: State | None, new: State) -> str | None:
+    """A state of charge that moves more than a battery can between two readings, in words."""
+    if old is None or old.state in _BAD or new.attributes.get("unit_of_measurement") != "%":
+        return None
+    try:
+        before, after = float(old.state), float(new.state)
+    except ValueError:
+        return None
+    if after < 0 or after > 100 or abs(after - before) > FEEDBACK_JUMP_PCT:
+        return f"from {before:g} % to {after:g} %"
+    return None
 
 
 def _limits(controllable: Controllable, state: State | None) -> Limits:
@@ -138,6 +157,7 @@ class PlanExecutor:
         self._listeners: list[CALLBACK_TYPE] = []
         self._running = False
         self._again = False
+        self._plan_id: str | None = link.plans.plan.plan_id if link.plans.plan else None
 
     # Life cycle -----------------------------------------------------------------------------
 
@@ -146,7 +166,12 @@ class PlanExecutor:
         known = stored.get("states", {})
         for key, controllable in self.controllables.items():
             raw = known.get(controllable.id)
-            self.states[key] = ControlState(**raw) if isinstance(raw, dict) else ControlState()
+            known_fields = {f.name for f in fields(ControlState)}
+            self.states[key] = (
+                ControlState(**{k: v for k, v in raw.items() if k in known_fields})
+                if isinstance(raw, dict)
+                else ControlState()
+            )
         self.executions.extend(stored.get("executions", []))
         guard = get_guard(self.hass)
         for controllable in self.controllables.values():
@@ -158,6 +183,12 @@ class PlanExecutor:
         self._unsubs.append(self.link.plans.async_add_listener(self._plan_changed))
         self._unsubs.append(self.link.async_add_listener(self._health_changed))
         self._unsubs.append(async_track_time_interval(self.hass, self._tick, CHECK_INTERVAL))
+        # A controllable deleted while its entity was missing leaves no notice behind.
+        current = {f"{ISSUE_ENTITY_MISSING}_{c.id}" for c in self.controllables.values()}
+        issues = ir.async_get(self.hass).issues
+        for domain, issue_id in list(issues):
+            if domain == DOMAIN and issue_id.startswith(ISSUE_ENTITY_MISSING) and issue_id not in current:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._health_changed()
         self._schedule_step()
 
@@ -239,9 +270,14 @@ class PlanExecutor:
         for key, controllable in self.controllables.items():
             state = self.state_of(key)
             paused = state.status == "paused" and plan is not None and state.paused_plan == plan.plan_id
+            # The limits the add-on plans inside: the entity's own where the owner left them empty.
+            limits = _limits(controllable, self.hass.states.get(controllable.entity_id or ""))
             result.append(
                 {
                     **controllable.as_dict(),
+                    "min": limits.low,
+                    "max": limits.high,
+                    "step": limits.step,
                     "autopilot": bool(state.autopilot),
                     "dry_run": state.dry_run,
                     "state": state.status,
@@ -263,6 +299,9 @@ class PlanExecutor:
             if plan is not None and state.paused_plan not in (None, plan.plan_id):
                 state.paused_plan = None  # a new plan ends a manual override's pause
                 state.status = "idle"
+            if plan is not None and plan.plan_id != self._plan_id:
+                state.fault = None  # the add-on re-planned from the measured state
+        self._plan_id = plan.plan_id if plan is not None else None
         self._schedule_step()
 
     @callback
@@ -296,9 +335,14 @@ class PlanExecutor:
         entity_id = event.data["entity_id"]
         new, old = event.data["new_state"], event.data["old_state"]
         for key, controllable in self.controllables.items():
-            if entity_id == controllable.feedback_entity or entity_id not in controllable.entities:
-                if entity_id == controllable.feedback_entity and (new is None or new.state in _BAD):
+            if entity_id == controllable.feedback_entity:
+                if new is None or new.state in _BAD:
                     self._schedule_step()
+                elif (jump := _jump(old, new)) is not None:
+                    self.state_of(key).fault = f"{entity_id} jumped {jump}"
+                    self._schedule_step()
+                continue
+            if entity_id not in controllable.entities:
                 continue
             if new is None or new.state in _BAD or old is None or old.state in _BAD:
                 self._schedule_step()
@@ -359,7 +403,7 @@ class PlanExecutor:
 
     async def _step_one(self, key: str, controllable: Controllable, now: datetime) -> None:
         state = self.state_of(key)
-        issue_id = f"controllable_missing_{controllable.id}"
+        issue_id = f"{ISSUE_ENTITY_MISSING}_{controllable.id}"
         missing = self._missing(controllable)
         if missing is not None:
             if state.status != "error":
@@ -369,7 +413,7 @@ class PlanExecutor:
                     issue_id,
                     is_fixable=False,
                     severity=ir.IssueSeverity.ERROR,
-                    translation_key="controllable_entity_missing",
+                    translation_key=ISSUE_ENTITY_MISSING,
                     translation_placeholders={"key": key, "entity": missing},
                 )
                 _LOGGER.error("Controllable %s: %s no longer exists; EAIO sends it nothing", key, missing)
@@ -395,6 +439,9 @@ class PlanExecutor:
         unavailable = self._unavailable(controllable)
         if unavailable is not None:
             await self._failsafe(key, controllable, plan, f"{unavailable} is unavailable")
+            return
+        if state.fault is not None:
+            await self._failsafe(key, controllable, plan, state.fault)
             return
         item = plan.items[controllable.plan_key]
         slot = plan.slot_at(item.key, now)

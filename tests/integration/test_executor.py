@@ -3,6 +3,7 @@ rate limit, dry run, manual override, fail-safe, timed starts, restart mid-plan,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from pytest_homeassistant_custom_component.common import CLIENT_ID, async_fire_t
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.eaio.const import DOMAIN
+from custom_components.eaio.logbook import async_describe_events
 
 from .addon_standin import AddonStandIn
 from .test_controllables import BATTERY, add_controllable, helpers
@@ -250,7 +252,7 @@ async def test_timed_start_and_removed_entity(
     await at(hass, freezer, T0)
     assert hass.states.get("input_boolean.dishwasher").state == "off"  # type: ignore[union-attr]
     issue = ir.async_get(hass).async_get_issue(
-        DOMAIN, f"controllable_missing_{entry.runtime_data.executor.controllables['washer'].id}"
+        DOMAIN, f"controllable_entity_missing_{entry.runtime_data.executor.controllables['washer'].id}"
     )
     assert issue is not None and issue.translation_key == "controllable_entity_missing"
     await at(hass, freezer, T0 + timedelta(hours=1))
@@ -272,3 +274,39 @@ async def test_plan_recommendation_turns_autopilot_on(
     )
     await hass.async_block_till_done()
     assert hass.states.get(switch).state == "on"  # type: ignore[union-attr]
+
+
+async def test_feedback_that_jumps_stops_commanding(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    assert power(hass) == 2.0
+    hass.states.async_set(SOC, "97", {"unit_of_measurement": "%"})  # 50 % a moment ago
+    await hass.async_block_till_done()
+    failsafes = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert failsafes[-1]["reason"] == f"{SOC} jumped from 50 % to 97 %"
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == 2.0  # no command until the add-on re-plans
+    await submit_plan(hass, battery_plan("p2", [1.0, 1.0, 1.0, 1.0]))
+    await hass.async_block_till_done()
+    assert power(hass) == 1.0
+
+
+async def test_logbook_describes_every_action(hass: HomeAssistant) -> None:
+    described: dict[str, Callable[[Event], dict[str, Any]]] = {}
+    async_describe_events(hass, lambda _domain, name, describe: described.__setitem__(name, describe))
+    step = Event("eaio_plan_step", {"plan_id": "p1", "key": "battery", "slot_start": "2026-12-06T15:00:00+00:00",
+                                    "value": 2.0, "outcome": "set", "reason": "charging: 0.12 now"})  # fmt: skip
+    line = described["eaio_plan_step"](step)
+    assert line["name"] == "EAIO plan battery"
+    assert line["message"] == (
+        "set to 2.0 for the slot of 2026-12-06T15:00:00+00:00, plan p1 (charging: 0.12 now)"
+    )
+    failsafe = described["eaio_plan_failsafe"](
+        Event("eaio_plan_failsafe", {"key": "battery", "reason": "plan expired"})
+    )
+    assert "plan expired" in failsafe["message"]
+    assert set(described) == {"eaio_plan_step", "eaio_plan_override", "eaio_plan_failsafe"}
