@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+import re
 from typing import Any
 
 from eaio_addon.agents.bus import Event
@@ -57,12 +58,14 @@ async def test_a_run_produces_recommendations_from_the_engine(store: Store) -> N
     assert load["id"] == "load-always-on" and load["title"] == "Cut always-on load by 0.30 kW"
     assert load["estimated_savings_kwh_per_day"] == pytest.approx(7.2, abs=0.3)
     assert load["estimated_savings_per_day"] == pytest.approx(7.2 * MEAN_PRICE, abs=0.1)
-    assert load["proposed_value"] == pytest.approx(0.4, abs=0.02)
+    # Read from the meter, which nobody sets: no proposed value for it (issue 12); the figure is in the title.
+    assert load["proposed_value"] is None and load["target_entity"].startswith("sensor.")
     # The light burns from 08:00 to 17:00 while the room is empty: 9 h of a 0.06 kW zone a day at least.
     lights = recs["lighting"]
     assert lights["action"] == {"type": "service", "service": "light.turn_off", "target": {"entity_id": LIGHT},
                                 "data": {}}
-    assert lights["title"].startswith("Lights off 08:00-17:00")
+    # "tomorrow" when the run is past today's 08:00 (the run's clock is the machine's here).
+    assert re.match(r"Lights off (tomorrow )?08:00-17:00", lights["title"]), lights["title"]
     assert lights["estimated_savings_kwh_per_day"] >= 9 * 0.06 - 1e-6
     # The zone is cooled under a peak tariff: the plan pre-cools inside the comfort band before 16:00.
     hvac = recs["hvac"]
@@ -157,7 +160,7 @@ async def test_a_proposal_already_open_in_the_same_form_keeps_its_id(store: Stor
     sink = Sink()
     # Open in Home Assistant from an earlier run under another id, with a value within the same form.
     sink.open = [{"id": "load-older-run", "category": "load", "title": "Cut always-on load",
-                  "target_entity": "sensor.house_power", "proposed_value": 0.45, "action": {"type": "none"}}]
+                  "target_entity": "sensor.house_power", "proposed_value": None, "action": {"type": "none"}}]
     result = await make(store, sink).run("test")
     ids = [r["id"] for r in result.recommendations]
     assert "load-older-run" in ids and "load-always-on" not in ids

@@ -14,7 +14,9 @@ import logging
 import re
 from typing import Any, Protocol
 
+from ..wording import money
 from .candidate import Candidate
+from .site import RunContext
 
 _LOGGER = logging.getLogger(__name__)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
@@ -29,25 +31,40 @@ class Explanation:
 
 
 class Explainer(Protocol):
-    async def explain(self, candidates: list[Candidate]) -> Explanation: ...
+    async def explain(self, candidates: list[Candidate], currency: str = "") -> Explanation: ...
+
+
+CURRENCY = "currency"  # the candidate's fact that carries Home Assistant's currency code
+
+
+def currency_fact(ctx: RunContext) -> dict[str, float | str]:
+    """``{"currency": "EUR"}`` for a candidate's facts, when Home Assistant said which currency it uses."""
+    currency = ctx.location.currency if ctx.location is not None else ""
+    return {CURRENCY: currency} if currency else {}
+
+
+def currency_of(candidates: list[Candidate]) -> str:
+    """The currency the candidates' money is in (every agent prices in Home Assistant's one)."""
+    return next((str(c.facts[CURRENCY]) for c in candidates if c.facts.get(CURRENCY)), "")
 
 
 def score_order(candidates: list[Candidate]) -> list[str]:
     return [c.key for c in sorted(candidates, key=lambda c: (-c.score, c.key))]
 
 
-def template_text(c: Candidate) -> str:
+def template_text(c: Candidate, currency: str = "") -> str:
     # A shift in time (a battery, pre-heating) saves money, not energy: no "0.00 kWh" then.
-    saving = (f"{c.kwh_per_day:.2f} kWh and {c.money_per_day:.2f}" if round(c.kwh_per_day, 2) > 0
-              else f"{c.money_per_day:.2f}")
+    cost = money(c.money_per_day, currency)
+    saving = f"{c.kwh_per_day:.2f} kWh and {cost}" if round(c.kwh_per_day, 2) > 0 else cost
     parts = [f"{c.title}: saves about {saving} a day (confidence {c.confidence:.0%})."]
     parts += [r.rstrip(".") + "." for r in c.reasons[:3]]
     return " ".join(parts)
 
 
 class TemplateExplainer:
-    async def explain(self, candidates: list[Candidate]) -> Explanation:
-        return Explanation(score_order(candidates), {c.key: template_text(c) for c in candidates}, "template")
+    async def explain(self, candidates: list[Candidate], currency: str = "") -> Explanation:
+        return Explanation(score_order(candidates), {c.key: template_text(c, currency) for c in candidates},
+                           "template")
 
 
 def allowed_numbers(c: Candidate) -> set[float]:
@@ -96,16 +113,17 @@ class LlmExplainer:
         # Below the strategy step's own timeout: a slow model costs the wording, never the run.
         self.timeout_s = timeout_s
 
-    async def explain(self, candidates: list[Candidate]) -> Explanation:
-        fallback = await self.template.explain(candidates)
+    async def explain(self, candidates: list[Candidate], currency: str = "") -> Explanation:
+        fallback = await self.template.explain(candidates, currency)
         if not candidates:
             return fallback
         facts = [{"key": c.key, "category": c.category, "title": c.title, "kwh_per_day": c.kwh_per_day,
-                  "money_per_day": c.money_per_day, "confidence": c.confidence, "reasons": c.reasons,
-                  "facts": c.facts} for c in candidates]
+                  "money_per_day": c.money_per_day, "currency": currency or None, "confidence": c.confidence,
+                  "reasons": c.reasons, "facts": c.facts} for c in candidates]
         messages = [
             {"role": "system", "content": "You rank and explain energy-saving recommendations for a home. "
-             "Use only the numbers given; do not compute new ones. Reply with JSON: 'ranking' (the keys, "
+             "Use only the numbers given; do not compute new ones. Money is in the currency given (name it). "
+             "Reply with JSON: 'ranking' (the keys, "
              "most worthwhile first) and 'descriptions' (one or two plain sentences per key)."},
             {"role": "user", "content": json.dumps(facts)},
         ]

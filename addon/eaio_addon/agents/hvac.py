@@ -13,8 +13,10 @@ from ..engine.pv import clear_sky_ghi
 from ..engine.series import HourlySeries
 from ..engine.thermal import ThermalModel, fit_thermal_model
 from ..engine.weather import SOLAR, TEMPERATURE
+from ..wording import clock
 from .base import Agent
 from .candidate import Candidate
+from .explain import currency_fact
 from .optimizers import per_day, site_inputs
 from .site import RunContext, SiteData
 
@@ -72,7 +74,8 @@ def _candidate(ctx: RunContext, site: SiteData, plan: Plan, model: ThermalModel)
     target = site.entities.get("setpoint")
     mode = model.mode
     verb = "Pre-cool" if mode == "cooling" else "Pre-heat"
-    local = first.start.astimezone(plan.start.tzinfo)
+    # In Home Assistant's zone, as the engine's reasons are; "tomorrow" when it is (issue 12).
+    when = clock(first.start, ctx.tz, ctx.now)
     action = ({"type": "service", "service": "number.set_value", "target": {"entity_id": target},
                "data": {"value": setpoint}} if target else {"type": "none"})
     quality = model.quality
@@ -80,7 +83,7 @@ def _candidate(ctx: RunContext, site: SiteData, plan: Plan, model: ThermalModel)
     return Candidate(
         category="hvac",
         key=f"{first.code}-{target or 'hvac'}",
-        title=f"{verb} to {setpoint:.1f} °C from {local:%H:%M}",
+        title=f"{verb} to {setpoint:.1f} °C from {when}",
         action=action,
         kwh_per_day=round(per_day(kwh_saved, plan.hours), 3),
         money_per_day=round(per_day(plan.saving, plan.hours), 3),
@@ -88,7 +91,7 @@ def _candidate(ctx: RunContext, site: SiteData, plan: Plan, model: ThermalModel)
         method=f"lp_{first.code}",
         reasons=[r.message for r in plan.reasons[:4]],
         facts={"plan_saving": round(plan.saving, 3), "hours": plan.hours, "setpoint_c": setpoint,
-               "time_constant_h": round(model.time_constant_h, 1)},
+               "time_constant_h": round(model.time_constant_h, 1), **currency_fact(ctx)},
         target_entity=target,
         proposed_value=setpoint,
         valid_until=first.end,

@@ -18,8 +18,10 @@ from ..engine.lighting import (
 from ..engine.pv import clear_sky_ghi
 from ..engine.series import HourlySeries
 from ..engine.weather import SOLAR
+from ..wording import span
 from .base import Agent
 from .candidate import Candidate
+from .explain import currency_fact
 from .optimizers import per_day
 from .site import RunContext, SiteData
 
@@ -49,11 +51,10 @@ class LightingAgent(Agent):
                 continue
             best = max(saved, key=lambda a: a.saving_kwh)
             kwh_day = per_day(zone.saving_kwh, hours)
-            local = ZoneInfo(ctx.tz)
             out.append(Candidate(
                 category="lighting",
                 key=f"{best.code}-{entity}",
-                title=f"Lights off {best.start.astimezone(local):%H:%M}-{best.end.astimezone(local):%H:%M} "
+                title=f"Lights off {span(best.start, best.end, ctx.tz, ctx.now)} "
                       f"({'empty' if best.code == 'off_empty' else 'daylight'})",
                 action={"type": "service", "service": "light.turn_off", "target": {"entity_id": entity},
                         "data": {}},
@@ -62,7 +63,7 @@ class LightingAgent(Agent):
                 confidence=0.7,
                 method=f"lighting_{best.code}",
                 reasons=list(dict.fromkeys(a.message for a in saved))[:3],
-                facts={"zone_saving_kwh": round(zone.saving_kwh, 3), "hours": hours},
+                facts={"zone_saving_kwh": round(zone.saving_kwh, 3), "hours": hours, **currency_fact(ctx)},
                 target_entity=entity,
                 proposed_value="off",
                 valid_until=best.end,

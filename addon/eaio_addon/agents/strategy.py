@@ -9,7 +9,7 @@ from typing import Any
 from .base import Agent
 from .bus import EventBus
 from .candidate import Candidate
-from .explain import Explainer, Explanation, TemplateExplainer
+from .explain import Explainer, Explanation, TemplateExplainer, currency_of
 from .memory import AgentMemory, form_of
 
 MAX_RECOMMENDATIONS = 10
@@ -28,8 +28,16 @@ def rec_id(c: Candidate) -> str:
     return _ID.sub("-", f"{c.category}-{c.key}".lower()).strip("-")[:128]
 
 
+READ_ONLY_DOMAINS = ("sensor", "binary_sensor")  # a meter reads; nobody sets it to a proposed value
+
+
 def to_recommendation(c: Candidate, description: str) -> dict[str, Any]:
-    """The recommendation in the schema ``eaio.submit_recommendations`` validates."""
+    """The recommendation in the schema ``eaio.submit_recommendations`` validates.
+
+    A target that only measures (the import meter an always-on finding was read from) is where the
+    finding was read, not something to set: a person shown "energy meter: 0.30" could do nothing with
+    it, so no proposed value goes out with it (the title and reasons carry the figure with its unit).
+    """
     rec: dict[str, Any] = {
         "id": rec_id(c),
         "category": c.category,
@@ -44,7 +52,9 @@ def to_recommendation(c: Candidate, description: str) -> dict[str, Any]:
         "method": c.method,
         "reasons": [str(r) for r in c.reasons],
     }
-    if c.target_entity is None:
+    if c.target_entity is not None and c.target_entity.split(".", 1)[0] in READ_ONLY_DOMAINS:
+        rec["proposed_value"] = None
+    if rec["target_entity"] is None:
         del rec["target_entity"]
     if c.valid_until is not None:
         rec["valid_until"] = c.valid_until.isoformat()
@@ -59,7 +69,9 @@ class StrategyAgent(Agent):
         self.memory = memory
         self.explainer: Explainer = explainer or TemplateExplainer()
 
-    async def decide(self, candidates: list[Candidate], open_recs: list[dict[str, Any]]) -> Strategy:
+    async def decide(self, candidates: list[Candidate], open_recs: list[dict[str, Any]],
+                     currency: str | None = None) -> Strategy:
+        """``currency``: Home Assistant's; when not given, the one the candidates' facts name."""
         best: dict[str, Candidate] = {}
         for c in candidates:  # the same proposal twice: keep the better one
             if c.key not in best or c.score > best[c.key].score:
@@ -72,7 +84,7 @@ class StrategyAgent(Agent):
                 suppressed.append(draft["id"])
             else:
                 kept.append(c)
-        explanation: Explanation = await self.explainer.explain(kept)
+        explanation: Explanation = await self.explainer.explain(kept, currency or currency_of(candidates))
         by_key = {c.key: c for c in kept}
         open_by_form = {form_of(r): r["id"] for r in open_recs if "id" in r}
         out: list[dict[str, Any]] = []
