@@ -180,6 +180,15 @@ async def test_the_plan_starts_from_the_measured_state_and_drift_is_measured(
     assert parts.battery.initial_soc_kwh == pytest.approx(6.3)  # 63 % of 10 kWh, from the inverter's sensor
     battery = next(i for i in plans[0]["items"] if i["key"] == "battery")
     assert battery["slots"][0]["soc"] == pytest.approx(63.0)
+    # The inverter's controllable has no mode select: the planned power in every slot, never null.
+    assert all(isinstance(s["value"], float) for s in battery["slots"])
+    with_mode = [{**CONTROLLABLES[0], "mode_entity": "select.inverter_mode"}, *CONTROLLABLES[1:]]
+    ha.commands["eaio/controllables"] = lambda msg: with_mode
+    await orch.run("test")
+    assert orch.plan is not None
+    battery = next(i for i in orch.plan["items"] if i["key"] == "battery")
+    discharging = [s for s in battery["slots"] if s["reason"].startswith("discharging")]
+    assert discharging and all(s["value"] is None for s in discharging)  # its automatic mode covers the load
     start = datetime.fromisoformat(plans[0]["start"])
     assert await orch.drift(start) == pytest.approx(0.0, abs=1e-6)
     ha.states["sensor.inverter_soc"] = _state("sensor.inverter_soc", "40", unit_of_measurement="%")

@@ -32,7 +32,7 @@ from .hvac import HvacAgent
 from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
-from .plan_push import LoadPlanParts, build_plan, plan_id, planned_soc
+from .plan_push import BATTERY_KEY, LoadPlanParts, build_plan, plan_id, planned_soc
 from .savings import SavingsAgent, verify_plans
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
@@ -300,9 +300,11 @@ class Orchestrator:
         assert self.submit_plan is not None
         load_plan, parts = ctx.plans.get("load"), ctx.plans.get("load_parts")
         currency = ctx.location.currency if ctx.location is not None else ""
+        controllables = (ctx.measured.controllables if ctx.measured is not None else None) or []
+        battery = next((c for c in controllables if c.get("plan_key") == BATTERY_KEY), {})
         payload = build_plan(plan_id(ctx.now, ctx.run_id), datetime.now(UTC), load_plan,
                              parts if isinstance(parts, LoadPlanParts) else None, ctx.plans.get("hvac"),
-                             self.options, ctx.tz, currency)
+                             self.options, ctx.tz, currency, battery_automatic=bool(battery.get("mode_entity")))
         if payload is None:
             return
         await self.submit_plan(payload)

@@ -4,11 +4,12 @@ Per item a value for each slot, the state of charge where there is one and a rea
 read: "charging: 0.12 EUR now, 0.35 EUR from 17:00". Times are ISO UTC; the clock times and
 prices inside reasons are in Home Assistant's time zone and currency.
 
-The battery's value is what its controller should do in the slot, not the forecast's power:
-where the plan's intent is what the battery's own automatic mode does anyway (cover the load from
-its charge, store solar surplus), the slot says ``null`` (automatic), so the battery follows the
-measured load and sun rather than a forecast of them; a number only where the plan needs something
-the battery would not do on its own: charge from the grid now for dearer hours, or hold its charge.
+The battery's value is what its controller should do in the slot, not the forecast's power, when
+the integration can put the battery in its own automatic mode: where the plan's intent is what
+that mode does anyway (cover the load from its charge, store solar surplus), the slot says ``null``
+(automatic), so the battery follows the measured load and sun rather than a forecast of them; a
+number only where the plan needs something the battery would not do on its own: charge from the
+grid now for dearer hours, or hold its charge. Without that mode every slot carries the planned power.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..store import OutboxItem, Store, StoreDb
 _LOGGER = logging.getLogger(__name__)
 
 TOL_KW = 1e-3  # smaller planned flows are no decision
+MAX_REASON = 300  # the integration keeps up to 500 characters of a slot's reason
 BATTERY_KEY = "battery"
 CAR_KEY = "car"
 ZONE_KEY = "zone"
@@ -172,13 +174,19 @@ def zone_item(hvac_plan: Plan, words: _Words) -> dict[str, Any] | None:
                        if r.code not in ("plan_summary",) and r.start <= at < r.end), None)
         if reason is None:
             reason = f"holding the comfort band ({words.money(float(words.price[t]))} now)"
-        slots.append({"start": _iso(at), "value": round(float(setpoint), 1), "reason": reason})
+        slots.append({"start": _iso(at), "value": round(float(setpoint), 1), "reason": reason[:MAX_REASON]})
     return {"key": ZONE_KEY, "kind": "hvac_zone", "name": "Zone", "unit": "°C", "slots": slots}
 
 
 def build_plan(plan_id: str, created: datetime, load_plan: Plan | None, parts: LoadPlanParts | None,
-               hvac_plan: Plan | None, options: Options, tz: str, currency: str) -> dict[str, Any] | None:
-    """The ``eaio.submit_plan`` payload, or None when nothing in the run can be carried out."""
+               hvac_plan: Plan | None, options: Options, tz: str, currency: str, *,
+               battery_automatic: bool = False) -> dict[str, Any] | None:
+    """The ``eaio.submit_plan`` payload, or None when nothing in the run can be carried out.
+
+    ``battery_automatic``: the battery's controllable can be put in its own automatic mode (a mode
+    select with its automatic option), so slots may say ``null``; without one (the integration then
+    holds the battery at zero for ``null``), and for automations that follow the plan themselves, every
+    slot carries the planned power."""
     zone = ZoneInfo(tz)
     items: list[dict[str, Any]] = []
     anchor = load_plan if load_plan is not None else hvac_plan
@@ -187,7 +195,7 @@ def build_plan(plan_id: str, created: datetime, load_plan: Plan | None, parts: L
     if load_plan is not None and parts is not None:
         words = _Words(load_plan.start, parts.site.price, zone, currency)
         if load_plan.battery is not None and parts.battery is not None:
-            items.append(battery_item(load_plan, parts, words))
+            items.append(battery_item(load_plan, parts, words, automatic=battery_automatic))
         car = car_item(load_plan, words, parts.car_ready_by)
         if car is not None:
             items.append(car)
