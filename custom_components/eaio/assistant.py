@@ -256,6 +256,7 @@ class AutopilotSwitch:
     entity_id: str
     name: str
     on: bool
+    plan_key: str = ""  # battery, car, appliance:<id>, zone:<id>: what kind of device it drives
 
 
 def autopilot_switches(hass: HomeAssistant) -> list[AutopilotSwitch]:
@@ -268,7 +269,8 @@ def autopilot_switches(hass: HomeAssistant) -> list[AutopilotSwitch]:
             continue
         state = hass.states.get(entry.entity_id)
         name = state.name if state is not None else (entry.name or entry.original_name or entry.entity_id)
-        out.append(AutopilotSwitch(entry.entity_id, name, state is not None and state.state == STATE_ON))
+        key = str(state.attributes.get("plan_key") or "") if state is not None else ""
+        out.append(AutopilotSwitch(entry.entity_id, name, state is not None and state.state == STATE_ON, key))
     return sorted(out, key=lambda s: s.name)
 
 
@@ -290,7 +292,11 @@ def _named(texts: Texts, intent: Intent, switches: list[AutopilotSwitch]) -> lis
         by_kind = [
             s
             for s in switches
-            if any(k.search(s.name) or k.search(s.entity_id.replace("_", " ")) for k in kinds)
+            if any(
+                k.search(text)
+                for k in kinds
+                for text in (s.name, s.entity_id.replace("_", " "), re.sub(r"[:_]", " ", s.plan_key))
+            )
         ]
         if by_kind:
             return by_kind

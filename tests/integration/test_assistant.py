@@ -10,7 +10,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_CALL_SERVICE
-from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, llm
 import pytest
 
@@ -307,7 +307,12 @@ async def test_autopilot_from_a_conversation(hass: HomeAssistant, addon: AddonSt
         hass.states.async_set(created.entity_id, "off", {"friendly_name": name})
         switches[key] = created.entity_id
     calls: list[Event] = []
-    hass.bus.async_listen(EVENT_CALL_SERVICE, calls.append)
+
+    @callback
+    def record(event: Event) -> None:
+        calls.append(event)
+
+    hass.bus.async_listen(EVENT_CALL_SERVICE, record)
 
     chat = Chat(hass, entry)
     assert await chat.say("What is autopilot doing?") == (
@@ -321,6 +326,7 @@ async def test_autopilot_from_a_conversation(hass: HomeAssistant, addon: AddonSt
     )
     assert not [c for c in calls if c.data["domain"] == "switch"]
     assert await chat.say("go ahead") == "Done: autopilot is on for Home battery autopilot."
+    await hass.async_block_till_done()
     switch_calls = [c.data for c in calls if c.data["domain"] == "switch"]
     assert switch_calls == [
         {"domain": "switch", "service": "turn_on", "service_data": {"entity_id": switches["battery"]}}
@@ -341,6 +347,7 @@ async def test_autopilot_from_a_conversation(hass: HomeAssistant, addon: AddonSt
         "Soll ich den Autopiloten für Home battery autopilot ausschalten? Sag ja zum Bestätigen."
     )
     assert await german.say("ja") == "Erledigt: Der Autopilot für Home battery autopilot ist aus."
+    await hass.async_block_till_done()
     assert [c.data["service"] for c in calls if c.data["domain"] == "switch"] == ["turn_on", "turn_off"]
 
 
@@ -414,3 +421,26 @@ async def test_llm_api_tools(hass: HomeAssistant, addon: AddonStandIn, building_
     assert week["period"] == "week"
     autopilot = await api.async_call_tool(llm.ToolInput("eaio_autopilot", {}))
     assert autopilot["autopilot"] == [] and str(autopilot["summary"]).startswith("No controllable")
+
+
+async def test_autopilot_of_a_declared_controllable(hass: HomeAssistant, addon: AddonStandIn) -> None:
+    """With a real controllable and its autopilot switch: proposed, then switched only after the yes."""
+    from .test_controllables import BATTERY, add_controllable, helpers
+
+    await helpers(hass)
+    entry = await _linked(hass, addon)
+    await add_controllable(hass, entry, "battery", **BATTERY)
+    switch = next(
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.domain == "switch" and e.translation_key == "autopilot"
+    )
+    assert hass.states.is_state(switch, "off")
+    chat = Chat(hass, entry)
+    proposal = await chat.say("Put the battery on autopilot")
+    assert proposal.startswith("Shall I turn autopilot on for ") and proposal.endswith("Say yes to confirm.")
+    assert hass.states.is_state(switch, "off")
+    assert (await chat.say("yes")).startswith("Done: autopilot is on for ")
+    await hass.async_block_till_done()
+    assert hass.states.is_state(switch, "on")
+    assert (await chat.say("What is autopilot doing?")).startswith("Autopilot is on for: ")

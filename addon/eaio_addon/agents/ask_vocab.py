@@ -25,7 +25,7 @@ VOCAB: dict[str, dict[str, dict[str, str]]] = {
             "export": "export*|feed in|feed-in|feedin|returned|sold|production|produced|generat*|solar|pv"
         },
         "subjects": {
-            "heating": "heating|heat|heater*|thermostat*|radiator*|warmer|colder|temperature|boiler|furnace|hvac|cooling|air con*|ac",
+            "heating": "heating|heat|heater*|thermostat*|radiator*|warmer|colder|temperature|boiler|furnace|hvac|cooling|air con*|ac|zone*",
             "battery": "battery|batteries|storage|home battery",
             "car": "car|ev|vehicle|charger|wallbox|charging|charge the car",
             "appliance": "dishwasher|washing machine|washer|dryer|appliance*|pool pump",
@@ -54,7 +54,7 @@ VOCAB: dict[str, dict[str, dict[str, str]]] = {
             "export": "einspeis*|export*|rückspeis*|erzeug*|produktion|solar*|pv"
         },
         "subjects": {
-            "heating": "heizung*|heiz*|thermostat*|heizkörper*|wärmer|kälter|temperatur*|kessel|klima*|kühlung|*heizung",
+            "heating": "heizung*|heiz*|thermostat*|heizkörper*|wärmer|kälter|temperatur*|kessel|klima*|kühlung|*heizung|zone*",
             "battery": "batterie*|akku*|speicher*|hausbatterie*",
             "car": "auto|autos|fahrzeug*|wallbox|ladestation|e-auto|elektroauto|laden",
             "appliance": "spülmaschine*|geschirrspüler*|waschmaschine*|trockner*|gerät|poolpumpe",
