@@ -252,7 +252,19 @@ class PlanExecutor:
             if state.status in ("paused", "failsafe", "error"):
                 state.status = "idle"
         else:
+            # What EAIO set goes back to its safe state: a battery left forced at a power, or a
+            # zone at a planned setpoint, would outlive the plan that asked for it.
+            controllable = self.controllables.get(key)
+            if controllable is not None and state.status == "following" and not state.dry_run:
+                pairs = [
+                    (e, v)
+                    for e, v in self._safe_commands(controllable, state)
+                    if (s := self.hass.states.get(e)) is not None and s.state not in _BAD
+                ]
+                await self._send(controllable, state, pairs, "autopilot off")
             state.status = "idle"
+            state.restore = None
+            state.last_slot = None
         self._changed()
         self._schedule_step()
 

@@ -68,6 +68,11 @@ async def setup(
     for name in ("eaio_plan_step", "eaio_plan_override", "eaio_plan_failsafe"):
         hass.bus.async_listen(name, events.append)
     await hass.services.async_call("switch", "turn_on", {"entity_id": autopilot_switch(hass)}, blocking=True)
+    # The link's health is read when a test says so: a poll in flight while the injected clock
+    # jumps an hour would time out and make the add-on look gone.
+    link = entry.runtime_data
+    link.update_interval = None
+    link._unschedule_refresh()
     return entry, events
 
 
@@ -310,3 +315,60 @@ async def test_logbook_describes_every_action(hass: HomeAssistant) -> None:
     )
     assert "plan expired" in failsafe["message"]
     assert set(described) == {"eaio_plan_step", "eaio_plan_override", "eaio_plan_failsafe"}
+
+
+async def test_zone_and_car_follow_and_return_to_their_safe_state(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer)
+    await add_controllable(hass, entry, "hvac_zone", plan_key="zone", entity_id="input_number.zone_setpoint",
+                           min=18, max=24, max_changes_per_hour=6)  # fmt: skip
+    await add_controllable(hass, entry, "ev", plan_key="car", entity_id="input_number.charger_power",
+                           switch_entity="input_boolean.charger", max_changes_per_hour=6)  # fmt: skip
+    for key in ("zone", "car"):
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": autopilot_switch(hass, key)}, blocking=True
+        )
+    slots = [(T0 + timedelta(hours=h)).isoformat() for h in range(2)]
+    zone = {
+        "key": "zone",
+        "kind": "hvac_zone",
+        "slots": [{"start": s, "value": v} for s, v in zip(slots, [22.3, 25.0], strict=True)],
+    }
+    car = {
+        "key": "car",
+        "kind": "ev",
+        "slots": [{"start": s, "value": v} for s, v in zip(slots, [7.2, 0.0], strict=True)],
+    }
+    await submit_plan(hass, battery_plan(values=[1.0, 1.0], items=[zone, car]))
+    await at(hass, freezer, T0)
+    assert hass.states.get("input_number.zone_setpoint").state == "22.5"  # type: ignore[union-attr]  # on its step
+    assert hass.states.get("input_number.charger_power").state == "7200.0"  # type: ignore[union-attr]  # kW to W
+    assert hass.states.get("input_boolean.charger").state == "on"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert hass.states.get("input_number.zone_setpoint").state == "24.0"  # type: ignore[union-attr]  # its limit
+    assert hass.states.get("input_boolean.charger").state == "off"  # type: ignore[union-attr]
+    # The plan ends: the zone goes back to the setpoint it had before EAIO took control.
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    assert hass.states.get("input_number.zone_setpoint").state == "20.0"  # type: ignore[union-attr]
+    # (The reason may name the add-on too: a health poll in flight when the injected clock jumps times out.)
+    assert {e.data["key"] for e in events if e.event_type == "eaio_plan_failsafe"} == {
+        "battery",
+        "zone",
+        "car",
+    }
+
+
+async def test_autopilot_off_returns_to_the_safe_state(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    await setup(hass, addon, freezer)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    assert hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    await hass.services.async_call("switch", "turn_off", {"entity_id": autopilot_switch(hass)}, blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    assert power(hass) == 2.0
