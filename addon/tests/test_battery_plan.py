@@ -39,8 +39,15 @@ def _hours(span: str) -> set[int]:
     return {h % 24 for h in range(start, end if end > start else end + 24)}
 
 
-async def test_a_battery_is_charged_in_cheap_hours_and_discharged_in_the_peak(store: Store) -> None:
-    result = await make(store, battery=BATTERY).run("test")
+async def test_a_battery_is_charged_in_cheap_hours_and_discharged_in_the_peak(tmp_path: Path) -> None:
+    # Planned from 03:00: the coming day holds a cheap stretch and the whole peak (from 16:00 the
+    # empty battery could not discharge before tomorrow's peak, outside the coming day).
+    end = hour_now().replace(hour=3)
+    store = await open_filled(tmp_path / "data", end)
+    try:
+        result = await make_orchestrator(store, Sink(), {"battery": BATTERY}, clock=lambda: end).run("test")
+    finally:
+        await store.close()
     assert result.status == "ok", result.errors
     battery = next(r for r in result.recommendations if r["method"] == "battery_dispatch")
     assert battery["id"] == "load-battery-schedule" and battery["category"] == "load"

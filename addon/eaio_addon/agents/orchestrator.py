@@ -80,7 +80,8 @@ class Orchestrator:
                  memory: AgentMemory, submit: Submit, open_recommendations: OpenRecs, locate: Locate,
                  strategy: StrategyAgent | None = None, timeouts: dict[str, float] | None = None,
                  horizon_h: int = HORIZON_H, event_min_interval_s: float = 300.0,
-                 submit_plan: SubmitPlan | None = None, feedback: Feedback | None = None) -> None:
+                 submit_plan: SubmitPlan | None = None, feedback: Feedback | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.bus = bus
         self.options = options
         self.data = data
@@ -98,6 +99,7 @@ class Orchestrator:
         self.submit_plan = submit_plan
         self.plan: dict[str, Any] | None = None  # the last plan pushed (eaio.submit_plan)
         self.feedback = feedback
+        self.clock = clock or (lambda: datetime.now(UTC))  # the tests fix the hour a run plans from
         self.realized: dict[str, Any] | None = None  # savings of what the executor carried out (savings.verify_plans)
         self.open_recommendations = open_recommendations
         self.locate = locate
@@ -214,7 +216,7 @@ class Orchestrator:
     async def _run(self, trigger: str) -> RunResult:
         started, wall = time.monotonic(), time.time()
         run_id = uuid.uuid4().hex
-        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        now = self.clock().replace(minute=0, second=0, microsecond=0)
         errors: dict[str, str] = {}
         where = await self._locate()
         ctx = RunContext(run_id, self.options, now, tz=where.tz if where else "UTC", horizon_h=self.horizon_h,
