@@ -7,7 +7,11 @@ from pathlib import Path
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .addon_coordinator import AddonCoordinator
@@ -16,6 +20,7 @@ from .bms.client import ModbusDeviceClient
 from .bms.mqtt import load_mqtt_profiles
 from .bms.profiles import ProfileCatalog, load_catalog
 from .const import (
+    ADDON_UNIQUE_ID,
     CONF_BASE_TOPIC,
     CONF_PROFILE,
     CONF_SOURCE_TYPE,
@@ -33,6 +38,7 @@ from .llm_api import async_register_llm_api
 from .modbus_coordinator import ModbusCoordinator
 from .mqtt_coordinator import MqttCoordinator
 from .profile_check import check_point
+from .repairs import async_forget_entry, async_sync_point_map_issues
 from .services import async_setup_services
 from .websocket import async_register_websocket_commands
 
@@ -61,8 +67,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_load_catalog(hass: HomeAssistant) -> ProfileCatalog:
-    """Shipped profiles and the user's point maps, validated, read off the event loop."""
-    return await hass.async_add_executor_job(load_catalog, Path(hass.config.config_dir), check_point)
+    """Shipped profiles and the user's point maps, validated, read off the event loop.
+
+    Each refused point map file is a repair issue until it loads again or is gone.
+    """
+    catalog = await hass.async_add_executor_job(load_catalog, Path(hass.config.config_dir), check_point)
+    async_sync_point_map_issues(hass, catalog.errors)
+    return catalog
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
@@ -159,9 +170,67 @@ async def _async_options_updated(hass: HomeAssistant, entry: EaioConfigEntry) ->
     await hass.config_entries.async_reload(entry.entry_id)
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
+    """Bring an entry of an older version to today's, keeping its entity ids and statistics."""
+    if entry.version > 1:
+        return False  # written by a newer EAIO: nothing here can read it
+    if entry.minor_version < 2:
+        _migrate_1_2(hass, entry)
+    return True
+
+
+def _migrate_1_2(hass: HomeAssistant, entry: EaioConfigEntry) -> None:
+    """Version 1.1 built a Modbus entry's id and title from its address.
+
+    The old unique id stays the entry's id for good: every entity's unique id starts with it,
+    so the entities and their statistics stay; a reconfigured address no longer changes it.
+    Only the title (the device's name) loses the address. The add-on link moves to the one id
+    it has whether discovered or typed, and its entities and device move with it.
+    """
+    data = dict(entry.data)
+    source = data.setdefault(CONF_SOURCE_TYPE, SOURCE_MODBUS)
+    title = entry.title
+    unique_id = entry.unique_id
+    if source == SOURCE_MODBUS:
+        suffix = f" {data[CONF_HOST]}:{data[CONF_PORT]}/{data[CONF_UNIT_ID]}"
+        title = title.removesuffix(suffix) or title
+    elif source == SOURCE_ADDON and unique_id != ADDON_UNIQUE_ID:
+        taken = any(
+            e.unique_id == ADDON_UNIQUE_ID
+            for e in hass.config_entries.async_entries(DOMAIN)
+            if e is not entry
+        )
+        if not taken:
+            _move_ids(hass, entry, unique_id or entry.entry_id, ADDON_UNIQUE_ID)
+            unique_id = ADDON_UNIQUE_ID
+    hass.config_entries.async_update_entry(
+        entry, data=data, title=title, unique_id=unique_id, minor_version=2
+    )
+
+
+def _move_ids(hass: HomeAssistant, entry: EaioConfigEntry, old: str, new: str) -> None:
+    """Give an entry's entities and device a new id base; their entity ids stay."""
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.unique_id.startswith(f"{old}_"):
+            registry.async_update_entity(
+                entity.entity_id, new_unique_id=f"{new}_{entity.unique_id.removeprefix(f'{old}_')}"
+            )
+    devices = dr.async_get(hass)
+    device = devices.async_get_device(identifiers={(DOMAIN, old)})
+    if device is not None:
+        devices.async_update_device(device.id, new_identifiers={(DOMAIN, new)})
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool:
     """Unload a device and close its connection."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.async_close()
+        async_forget_entry(hass, entry.entry_id)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> None:
+    """A removed device leaves no repair issue behind (one left set up unloads first)."""
+    async_forget_entry(hass, entry.entry_id)

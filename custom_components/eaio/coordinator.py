@@ -17,6 +17,7 @@ from .bms.bounds import WriteRefused
 from .bms.codec import Value
 from .const import DOMAIN, EVENT_DEVICE_STATUS, EVENT_POINT_WRITTEN
 from .entity_spec import EntitySpec
+from .repairs import async_note_reachable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class EaioCoordinator(DataUpdateCoordinator[DeviceData]):
 
     def set_online(self, online: bool, reason: str) -> None:
         """Fire eaio_device_status when the device goes away or comes back."""
+        async_note_reachable(self.hass, self.config_entry, online, reason)
         previous, self._online = self._online, online
         if previous == online or (previous is None and online):
             return

@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from homeassistant import config_entries
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import pytest
 import voluptuous as vol
 
 from custom_components.eaio.const import (
+    CONF_BASE_TOPIC,
+    CONF_DEVICE_ADDRESS,
     CONF_ENABLED_POINTS,
+    CONF_LOCAL_ADDRESS,
     CONF_MAX_GAP,
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
+    CONF_SOURCE_TYPE,
+    CONF_TOKEN,
     CONF_UNIT_ID,
+    CONF_URL,
     DOMAIN,
 )
-from tests.conftest import ModbusSim
+from eaio_sim.bacnet import SimProcess
+from tests.conftest import ModbusSim, Mosquitto
 
-from .conftest import add_device
+from .addon_standin import TOKEN, AddonStandIn
+from .conftest import add_device, entity_ids
+from .test_bacnet import _add as add_bacnet
+from .test_mqtt import _add_mqtt_device as add_mqtt_device, _setup_mqtt as setup_mqtt
 
 
 async def _modbus_form(hass: HomeAssistant) -> Any:
@@ -37,8 +48,11 @@ async def _modbus_form(hass: HomeAssistant) -> Any:
 async def test_user_flow_creates_a_device(hass: HomeAssistant, building_sim: ModbusSim) -> None:
     entry = await add_device(hass, building_sim.port, 1, "three_phase_meter")
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.title == f"Three-phase energy meter 127.0.0.1:{building_sim.port}/1"
-    assert entry.unique_id == f"modbus_127.0.0.1_{building_sim.port}_1"
+    # Neither the title (so the device's name and its entity ids) nor the id holds the address.
+    assert entry.title == "Three-phase energy meter"
+    assert entry.unique_id is not None and entry.unique_id.startswith("modbus_")
+    assert str(building_sim.port) not in entry.unique_id
+    assert entity_ids(hass, entry)["total_power"] == "sensor.three_phase_energy_meter_total_power"
     assert entry.data == {
         "source_type": "modbus", CONF_HOST: "127.0.0.1", CONF_PORT: building_sim.port,
         CONF_UNIT_ID: 1, CONF_PROFILE: "three_phase_meter",
@@ -111,7 +125,7 @@ async def test_invalid_user_point_map_is_listed_not_offered(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    state = hass.states.get("sensor.my_zone_controller_127_0_0_1_" + str(building_sim.port) + "_2_zone")
+    state = hass.states.get("sensor.my_zone_controller_zone")
     assert state is not None and float(state.state) == pytest.approx(21.6)
 
 
@@ -132,13 +146,15 @@ def _write_maps(folder: str) -> None:
         )
 
 
-async def test_already_configured(hass: HomeAssistant, building_sim: ModbusSim) -> None:
+@pytest.mark.parametrize("second_host", ["127.0.0.1", "localhost", " LOCALHOST "])
+async def test_already_configured(hass: HomeAssistant, building_sim: ModbusSim, second_host: str) -> None:
+    """The same unit under another name of the same host is the same device."""
     await add_device(hass, building_sim.port, 1, "three_phase_meter")
     form = await _modbus_form(hass)
     result = await hass.config_entries.flow.async_configure(
         form["flow_id"],
         {
-            CONF_HOST: "127.0.0.1",
+            CONF_HOST: second_host,
             CONF_PORT: building_sim.port,
             CONF_UNIT_ID: 1,
             CONF_PROFILE: "three_phase_meter",
@@ -150,8 +166,8 @@ async def test_already_configured(hass: HomeAssistant, building_sim: ModbusSim) 
 
 async def test_options_flow(hass: HomeAssistant, building_sim: ModbusSim) -> None:
     entry = await add_device(hass, building_sim.port, 1, "three_phase_meter")
-    registry = er.async_get(hass)
-    assert len(er.async_entries_for_config_entry(registry, entry.entry_id)) == 14
+    points = {p.key for p in entry.runtime_data.points}
+    assert len(points) == 14 and points <= set(entity_ids(hass, entry))
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
@@ -173,26 +189,215 @@ async def test_options_flow(hass: HomeAssistant, building_sim: ModbusSim) -> Non
     assert coordinator.update_interval.total_seconds() == 30
     assert [p.key for p in coordinator.points] == ["voltage_l1", "import_energy"]
     assert [(b.start, b.count) for b in coordinator.plan] == [(0, 2), (72, 2)]
-    assert {e.unique_id.rsplit("_1_", 1)[-1] for e in er.async_entries_for_config_entry(registry, entry.entry_id)} == {
-        "voltage_l1", "import_energy",
-    }  # fmt: skip
+    assert points & set(entity_ids(hass, entry)) == {"voltage_l1", "import_energy"}
 
 
 async def test_reconfigure(hass: HomeAssistant, modbus_sim_factory: Callable[..., ModbusSim]) -> None:
+    """A meter on a new address and unit keeps its id, its entities and their entity ids."""
     old = modbus_sim_factory("--static", "--device", "1:single_phase_meter")
     new = modbus_sim_factory("--static", "--device", "5:single_phase_meter")
     entry = await add_device(hass, old.port, 1, "single_phase_meter")
+    unique_id, before = entry.unique_id, entity_ids(hass, entry)
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
     )
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_modbus"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: new.port, CONF_UNIT_ID: 5, CONF_PROFILE: "single_phase_meter"},
+        {CONF_HOST: "localhost", CONF_PORT: new.port, CONF_UNIT_ID: 5, CONF_PROFILE: "single_phase_meter"},
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
+    assert entry.data[CONF_HOST] == "localhost"
     assert entry.data[CONF_PORT] == new.port and entry.data[CONF_UNIT_ID] == 5
-    assert entry.unique_id == f"modbus_127.0.0.1_{new.port}_5"
+    assert entry.unique_id == unique_id and entity_ids(hass, entry) == before
     assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(before["voltage"]).state not in ("unavailable", "unknown")  # type: ignore[union-attr]
+
+
+async def test_reconfigure_onto_another_entrys_device(hass: HomeAssistant, building_sim: ModbusSim) -> None:
+    first = await add_device(hass, building_sim.port, 1, "three_phase_meter")
+    second = await add_device(hass, building_sim.port, 3, "single_phase_meter")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_RECONFIGURE, "entry_id": second.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_HOST: "localhost",
+            CONF_PORT: building_sim.port,
+            CONF_UNIT_ID: 1,
+            CONF_PROFILE: "three_phase_meter",
+        },
+    )
+    assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "already_configured"}
+    assert second.data[CONF_UNIT_ID] == 3 and first.data[CONF_UNIT_ID] == 1
+
+
+async def test_reconfigure_to_another_profile_takes_its_name(
+    hass: HomeAssistant, building_sim: ModbusSim
+) -> None:
+    entry = await add_device(hass, building_sim.port, 1, "three_phase_meter")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: building_sim.port,
+            CONF_UNIT_ID: 3,
+            CONF_PROFILE: "single_phase_meter",
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.title == "Single-phase energy meter"
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def _start_reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+
+
+async def test_reconfigure_a_bacnet_device_to_its_new_address(hass: HomeAssistant) -> None:
+    first = await hass.async_add_executor_job(SimProcess("--static", instance=1001).start)
+    moved = impostor = None
+    try:
+        entry = await add_bacnet(hass, first)
+        unique_id, before = entry.unique_id, entity_ids(hass, entry)
+        await hass.async_add_executor_job(first.stop)
+        moved = await hass.async_add_executor_job(SimProcess("--static", instance=1001).start)
+        impostor = await hass.async_add_executor_job(SimProcess("--static", instance=2002).start)
+        result = await _start_reconfigure(hass, entry)
+        assert result["step_id"] == "reconfigure_bacnet"
+        local = entry.data[CONF_LOCAL_ADDRESS]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_LOCAL_ADDRESS: local, CONF_DEVICE_ADDRESS: impostor.address}
+        )
+        assert result["errors"] == {"base": "wrong_device"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_LOCAL_ADDRESS: local, CONF_DEVICE_ADDRESS: moved.address}
+        )
+        assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data[CONF_DEVICE_ADDRESS] == moved.address
+        assert entry.data[CONF_SOURCE_TYPE] == "bacnet"
+        assert entry.state is ConfigEntryState.LOADED
+        assert entry.unique_id == unique_id and entity_ids(hass, entry) == before
+        assert hass.states.get(before["ai_1"]).state not in ("unavailable", "unknown")  # type: ignore[union-attr]
+    finally:
+        for sim in (first, moved, impostor):
+            if sim is not None:
+                await hass.async_add_executor_job(sim.stop)
+
+
+async def test_reconfigure_an_mqtt_device_to_a_new_topic(
+    hass: HomeAssistant, mosquitto: Mosquitto, config_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    await setup_mqtt(hass, mosquitto)
+    base = f"building/{request.node.name}/sensor"
+    entry = await add_mqtt_device(hass, base)
+    other = await add_mqtt_device(hass, f"{base}-other")
+    unique_id, before = entry.unique_id, entity_ids(hass, entry)
+    result = await _start_reconfigure(hass, entry)
+    assert result["step_id"] == "reconfigure_mqtt"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_BASE_TOPIC: "a/+/b"})
+    assert result["errors"] == {CONF_BASE_TOPIC: "invalid_topic"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_TOPIC: other.data[CONF_BASE_TOPIC]}
+    )
+    assert result["errors"] == {CONF_BASE_TOPIC: "topic_taken"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_TOPIC: f"/{base}-new/"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_BASE_TOPIC] == f"{base}-new" and entry.data[CONF_SOURCE_TYPE] == "mqtt"
+    assert entry.unique_id == unique_id and entity_ids(hass, entry) == before
+    await hass.async_add_executor_job(mosquitto.publish, f"{base}-new", '{"temperature": 21.5}', True)
+    for _ in range(250):
+        await hass.async_block_till_done()
+        if hass.states.get(before["temperature"]).state == "21.5":  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.02)
+    assert hass.states.get(before["temperature"]).state == "21.5"  # type: ignore[union-attr]
+    # A new device may use the old topic: it gets an id of its own.
+    again = await add_mqtt_device(hass, base)
+    assert again.unique_id not in (entry.unique_id, other.unique_id)
+
+
+async def test_reconfigure_the_addon_link(hass: HomeAssistant, addon: AddonStandIn) -> None:
+    entry = await _link_addon(hass, addon)
+    before = entity_ids(hass, entry)
+    moved = AddonStandIn()
+    await moved.start()
+    try:
+        result = await _start_reconfigure(hass, entry)
+        assert result["step_id"] == "reconfigure_addon"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: moved.url, CONF_TOKEN: "wrong"}
+        )
+        assert result["errors"] == {"base": "invalid_auth"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: f"{moved.url}/", CONF_TOKEN: TOKEN}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data[CONF_URL] == moved.url and entry.data[CONF_SOURCE_TYPE] == "addon"
+        assert entry.state is ConfigEntryState.LOADED and entity_ids(hass, entry) == before
+    finally:
+        await moved.stop()
+
+
+async def test_a_refused_token_asks_for_the_new_one(hass: HomeAssistant, addon: AddonStandIn) -> None:
+    entry = await _link_addon(hass, addon)
+    addon.token = "rotated-token"
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [config_entries.SOURCE_REAUTH]
+    assert flows[0]["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"], {CONF_TOKEN: TOKEN})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {CONF_TOKEN: "rotated-token"}
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_TOKEN] == "rotated-token" and entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.last_update_success
+
+
+async def test_the_addon_has_one_id_whether_typed_or_discovered(
+    hass: HomeAssistant, addon: AddonStandIn
+) -> None:
+    entry = await _link_addon(hass, addon)
+    assert entry.unique_id == "addon"
+    host, port = addon.url.removeprefix("http://").split(":")
+    result: Any = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": config_entries.SOURCE_HASSIO},
+        data=HassioServiceInfo(
+            config={"host": host, "port": int(port), "token": TOKEN}, name="EAIO", slug="eaio", uuid="5678"
+        ),
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def _link_addon(hass: HomeAssistant, addon: AddonStandIn) -> ConfigEntry:
+    result: Any = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "addon"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: addon.url, CONF_TOKEN: TOKEN}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    return entry
