@@ -39,7 +39,7 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator, WriteFailed
-from .entity_spec import INVALID_READINGS, EntitySpec
+from .entity_spec import INVALID_READINGS, EntitySpec, describe
 from .readings import InvalidReadings, PointErrorLog
 
 _LOGGER = logging.getLogger(__name__)
@@ -277,6 +277,61 @@ class BacnetCoordinator(EaioCoordinator):
         self._error_log.report(errors)
         self.set_online(True, "answered")
         return DeviceData(values, errors, result.requests)
+
+    async def async_read(self, keys: list[str] | None) -> dict[str, Any]:
+        """The latest value of each point: pushed ones as the last notification left them,
+        polled ones read now. A device that does not answer is reported in the result (with
+        the latest values it gave), not raised: asking is not a fault.
+        """
+        wanted = [self._known(k) for k in keys] if keys else list(self.points)
+        data = self.data or DeviceData()
+        # Pushed values are current while the device answers; after a failed poll, ask it.
+        pushed = set(self.watcher.subscriptions) if self.watcher and self.last_update_success else set()
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        source: dict[str, str] = {}
+        for key in wanted:
+            if self.points[key].obj.object_id in pushed and key in data.values:
+                values[key], source[key] = data.values[key], "pushed"
+        live = [k for k in wanted if k not in values]
+        requests = 0
+        if live:
+            assert self.client is not None
+            oids = {self.points[k].obj.object_id: k for k in live}
+            try:
+                result = await self.client.read_values(self.address, list(oids))
+            except DeviceUnreachable as err:
+                result = None
+                errors.update(dict.fromkeys(live, f"device unreachable: {err}"))
+            if result is not None:
+                requests = result.requests
+                read, refused = self.invalid.filter(
+                    {oids[oid]: self._display(oids[oid], v) for oid, v in result.values.items()}
+                )
+                read.pop(INVALID_READINGS.key)
+                values.update(read)
+                source.update(dict.fromkeys(read, "read"))
+                errors.update({oids[oid]: e for oid, e in result.errors.items()} | refused)
+            for key in errors:
+                if key in data.values:  # what the device said last, marked as such
+                    values[key], source[key] = data.values[key], "last known"
+        return {
+            "values": values,
+            "errors": errors,
+            "units": {k: self.points[k].spec.unit for k in wanted if self.points[k].spec.unit},
+            "requests": requests,
+            "source": source,
+            "points": {k: describe(self.points[k].spec) for k in wanted},
+        }
+
+    def _known(self, key: str) -> str:
+        if key not in self.points:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_point",
+                translation_placeholders={"point": key, "device": self.config_entry.title},
+            )
+        return key
 
     def point_location(self, key: str) -> str:
         point = self.points[key]

@@ -66,6 +66,17 @@ def spec_from_mqtt(point: MqttPoint) -> EntitySpec:
     )
 
 
+def describe(spec: EntitySpec) -> dict[str, object]:
+    """A point as the read service lists it: what a caller needs to read and write it."""
+    writable = spec.platform in (Platform.NUMBER, Platform.SWITCH, Platform.SELECT)
+    described: dict[str, object] = {"name": spec.name, "unit": spec.unit, "writable": writable}
+    if spec.minimum is not None or spec.maximum is not None:
+        described.update(min=spec.minimum, max=spec.maximum, step=spec.step)
+    if spec.options:
+        described["options"] = list(spec.options)
+    return described
+
+
 INVALID_PAYLOADS = EntitySpec(
     key="invalid_payloads",
     name="Invalid payloads",

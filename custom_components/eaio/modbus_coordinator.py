@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
 from .bms.bounds import check_write
@@ -27,7 +27,7 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator, WriteFailed
-from .entity_spec import INVALID_READINGS, spec_from_modbus
+from .entity_spec import INVALID_READINGS, describe, spec_from_modbus
 from .readings import InvalidReadings, PointErrorLog
 
 _LOGGER = logging.getLogger(__name__)
@@ -156,14 +156,18 @@ class ModbusCoordinator(EaioCoordinator):
     async def async_read(self, keys: list[str] | None) -> dict[str, Any]:
         """Read points live (not from the last poll) in as few requests as possible."""
         points = [self._point(k) for k in keys] if keys else self.points
+        described = {p.key: describe(spec_from_modbus(p)) for p in points}
         try:
             result = await self.client.read(plan_reads(points, self.max_gap))
         except DeviceUnreachable as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="device_unreachable",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            # Reported in the answer, not raised: a caller asking is not a fault to log as one.
+            return {
+                "values": {},
+                "errors": {p.key: f"device unreachable: {err}" for p in points},
+                "units": {p.key: p.unit for p in points if p.unit},
+                "requests": 0,
+                "points": described,
+            }
         values, refused = self.invalid.filter(result.values)
         values.pop(INVALID_READINGS.key)
         return {
@@ -171,6 +175,7 @@ class ModbusCoordinator(EaioCoordinator):
             "errors": {**result.errors, **refused},
             "units": {p.key: p.unit for p in points if p.unit},
             "requests": result.requests,
+            "points": described,
         }
 
     def check_write(self, key: str, value: Any) -> float | int | bool:

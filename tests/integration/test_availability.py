@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import logging
 from pathlib import Path
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant
 import pytest
 
-from custom_components.eaio.const import EVENT_DEVICE_STATUS, EVENT_INVALID_READING
+from custom_components.eaio.const import DOMAIN, EVENT_DEVICE_STATUS, EVENT_INVALID_READING
 from tests.bms import fault_modbus
 from tests.bms.fault_modbus import FaultDevice
 from tests.conftest import ModbusSim
@@ -266,3 +268,35 @@ async def test_device_faults_make_it_unavailable_and_it_recovers(
     assert _state(hass, ids["zone_temperature"]) == "21.6"
     assert [e.data["available"] for e in events] == [False, True]
     assert coordinator.invalid.count == 0  # a fault is not a reading: nothing counted as invalid
+
+
+async def test_read_points_lists_points_and_reports_an_unreachable_device_without_raising(
+    hass: HomeAssistant, fault_device: Callable[..., FaultDevice], caplog: pytest.LogCaptureFixture
+) -> None:
+    device = fault_device("hvac_unit")
+    entry = await add_device(hass, device.port, 1, "hvac_unit")
+    response: Any = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id}, blocking=True, return_response=True
+    )
+    # Every polled point with what a caller needs to write it (the MCP listing reads this).
+    assert response["points"]["cooling_setpoint"] == {
+        "name": "Cooling setpoint", "unit": "°C", "writable": True, "min": 18, "max": 30, "step": 0.5,
+    }  # fmt: skip
+    assert response["points"]["zone_temperature"] == {"name": "Zone temperature", "unit": "°C", "writable": False}
+    assert set(response["points"]) == set(response["values"])
+    device.set(mode="absurd")
+    response = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id, "points": ["zone_temperature"]},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    assert response["values"] == {} and response["errors"] == {"zone_temperature": "implausible reading"}
+
+    await hass.async_add_executor_job(device.kill)
+    caplog.clear()
+    response = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id, "points": ["zone_temperature"]},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    assert response["values"] == {}
+    assert response["errors"]["zone_temperature"].startswith("device unreachable")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+import logging
 from typing import Any
 
 from homeassistant import config_entries
@@ -15,7 +16,7 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 
 from custom_components.eaio.bms.bacnet import BacnetClient
-from custom_components.eaio.const import DOMAIN, EVENT_DEVICE_STATUS
+from custom_components.eaio.const import DOMAIN, EVENT_DEVICE_STATUS, EVENT_INVALID_READING
 from eaio_sim.bacnet import SimProcess, free_udp_port
 
 from .conftest import entity_ids
@@ -195,3 +196,74 @@ async def test_no_device_answers(hass: HomeAssistant) -> None:
     assert result["errors"] == {"local_address": "local_address_unusable"}
     hass.config_entries.flow.async_abort(result["flow_id"])
     await hass.async_block_till_done()
+
+
+async def test_read_points_of_a_cov_device_gives_latest_values_and_lists_points(
+    hass: HomeAssistant, sim_factory: Callable[..., SimProcess], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Values that arrive by COV are read from what the last notification left; objects that
+    refuse COV are read now; nothing is logged as an error (the MCP tools list and read this way)."""
+    sim = sim_factory("--static", "--no-cov-for", "AI:2")
+    entry = await _add(hass, sim, ["AI:1", "AV:1", "AI:2", "MSV:1"])
+    response: Any = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id}, blocking=True, return_response=True
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert response["values"] == {"ai_1": 23.0, "av_1": 21.0, "ai_2": 600.0, "msv_1": response["values"]["msv_1"]}
+    assert isinstance(response["values"]["msv_1"], str)
+    assert response["errors"] == {}
+    assert response["source"] == {"ai_1": "pushed", "av_1": "pushed", "msv_1": "pushed", "ai_2": "read"}
+    assert response["requests"] == 1  # only the polled object went to the device
+    assert response["units"] == {"ai_1": "°C", "av_1": "°C", "ai_2": "ppm"}
+    assert response["points"]["av_1"] == {
+        "name": "Zone setpoint", "unit": "°C", "writable": True, "min": 5.0, "max": 35.0, "step": 0.5,
+    }  # fmt: skip
+    assert response["points"]["ai_1"]["writable"] is False
+    assert response["points"]["msv_1"]["options"]
+    one: Any = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id, "points": ["ai_2"]},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    assert one["values"] == {"ai_2": 600.0} and set(one["points"]) == {"ai_2"}
+
+    # The device gone: the answer says so for each point and keeps what it said last.
+    await hass.async_add_executor_job(sim.stop)
+    await entry.runtime_data.async_refresh()
+    caplog.clear()  # the failed poll is Home Assistant's to report; the read must add no error
+    gone: Any = await hass.services.async_call(
+        DOMAIN, "read_points", {"config_entry_id": entry.entry_id, "points": ["ai_1"]},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    assert gone["errors"]["ai_1"].startswith("device unreachable")
+    assert gone["values"] == {"ai_1": 23.0} and gone["source"] == {"ai_1": "last known"}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_implausible_bacnet_values_are_refused(
+    hass: HomeAssistant, sim_factory: Callable[..., SimProcess], probe: BacnetClient
+) -> None:
+    """A value commanded from elsewhere that cannot be true (a 500 °C setpoint) is refused when
+    it arrives by COV, counted, and the point comes back with the next plausible value."""
+    sim = sim_factory("--static")
+    entry = await _add(hass, sim, ["AI:1", "AV:1"])
+    ids = entity_ids(hass, entry)
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_INVALID_READING, events.append)
+    await probe.write(sim.address, ("analogValue", 1), 500.0, priority=8)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if _state(hass, ids["av_1"]).state == STATE_UNAVAILABLE:
+            break
+    assert _state(hass, ids["av_1"]).state == STATE_UNAVAILABLE
+    assert _state(hass, ids["invalid_readings"]).state == "1"
+    assert [e.data["point"] for e in events] == ["av_1"]
+    assert "500 is outside the valid range -25..65" in events[0].data["reason"]
+    assert float(_state(hass, ids["ai_1"]).state) == 23.0  # the rest of the device is untouched
+    await entry.runtime_data.async_refresh()  # the safety poll refuses it too
+    assert _state(hass, ids["av_1"]).state == STATE_UNAVAILABLE
+    await probe.relinquish(sim.address, ("analogValue", 1), priority=8)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if _state(hass, ids["av_1"]).state != STATE_UNAVAILABLE:
+            break
+    assert float(_state(hass, ids["av_1"]).state) == 21.0
