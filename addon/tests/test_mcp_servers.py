@@ -77,6 +77,16 @@ class MemoryBackend:
         return {"applied": len(applied), "kwh": sum(r["savings_kwh"] for r in applied)}
 
 
+POINTS: dict[str, dict[str, Any]] = {
+    "total_power": {"name": "Total power", "unit": "kW", "writable": False},
+    "cooling_setpoint": {"name": "Cooling setpoint", "unit": "°C", "writable": True, "min": 16.0, "max": 30.0,
+                         "step": 0.5},
+    "zone_temperature": {"name": "Zone temperature", "unit": "°C", "writable": False},
+    "heating_setpoint": {"name": "Heating setpoint", "unit": "°C", "writable": True, "min": 16.0, "max": 30.0,
+                         "step": 0.5},
+}
+
+
 class DevicesInHa:
     """What the integration's services do for one Modbus and one BACnet device: values and write bounds."""
 
@@ -86,11 +96,15 @@ class DevicesInHa:
         self.writes: list[dict[str, Any]] = []
 
     def read_points(self, data: dict[str, Any]) -> dict[str, Any]:
+        # The integration's reply (custom_components/eaio, modbus_coordinator.async_read and entity_spec.describe).
         entry = data["config_entry_id"]
         if entry not in self.values:
             raise ServiceError("service_validation_error", f"No EAIO device with config entry {entry}")
         points = data.get("points") or list(self.values[entry])
-        return {key: self.values[entry][key] for key in points if key in self.values[entry]}
+        return {"values": {key: self.values[entry][key] for key in points if key in self.values[entry]},
+                "errors": {}, "requests": 1,
+                "units": {key: POINTS[key]["unit"] for key in points if key in POINTS},
+                "points": {key: POINTS[key] for key in points if key in POINTS}}
 
     def write_point(self, data: dict[str, Any]) -> None:
         value = float(data["value"])
@@ -222,12 +236,15 @@ async def test_modbus_tools_go_through_the_integrations_services(
         listed = _json(await s.call_tool("modbus_list_devices", {}))
         assert [d["config_entry_id"] for d in listed["devices"]] == [MODBUS_ENTRY]
         assert "entries_of_unknown_kind" not in listed
-        assert _json(await s.call_tool("modbus_list_points", {"config_entry_id": MODBUS_ENTRY}))["points"] == \
-            ["cooling_setpoint", "total_power"]
+        # The point keys with units and bounds, not the keys of the read reply (errors, requests, units, values).
+        assert _json(await s.call_tool("modbus_list_points", {"config_entry_id": MODBUS_ENTRY}))["points"] == [
+            {"key": "cooling_setpoint", "name": "Cooling setpoint", "unit": "°C", "writable": True, "min": 16.0,
+             "max": 30.0, "step": 0.5},
+            {"key": "total_power", "name": "Total power", "unit": "kW", "writable": False}]
         read = _json(await s.call_tool("modbus_read_points",
                                        {"config_entry_id": MODBUS_ENTRY, "points": ["total_power"]}))
-        assert read["points"] == {"total_power": 4.2}
-        assert _json(await s.call_tool("modbus_scan", {"config_entry_id": MODBUS_ENTRY}))["points"] == \
+        assert read["values"] == {"total_power": 4.2} and read["units"] == {"total_power": "kW"}
+        assert _json(await s.call_tool("modbus_scan", {"config_entry_id": MODBUS_ENTRY}))["values"] == \
             {"total_power": 4.2, "cooling_setpoint": 23.0}
         written = _json(await s.call_tool("modbus_write_point", {"config_entry_id": MODBUS_ENTRY,
                                                                  "point": "cooling_setpoint", "value": 24.5}))
@@ -256,8 +273,11 @@ async def test_bacnet_tools_and_discovery(server: tuple[McpHttpServer, MemoryBac
         found = _json(await s.call_tool("bacnet_discover", {}))
         assert [d["config_entry_id"] for d in found["devices"]] == [BACNET_ENTRY]
         assert "config flow" in found["discovery"]
-        assert _json(await s.call_tool("bacnet_read_points", {"config_entry_id": BACNET_ENTRY}))["points"] == \
+        assert _json(await s.call_tool("bacnet_read_points", {"config_entry_id": BACNET_ENTRY}))["values"] == \
             {"zone_temperature": 21.5, "heating_setpoint": 20.0}
+        listed = _json(await s.call_tool("bacnet_list_points", {"config_entry_id": BACNET_ENTRY}))["points"]
+        assert [(p["key"], p.get("min"), p.get("max")) for p in listed] == [
+            ("heating_setpoint", 16.0, 30.0), ("zone_temperature", None, None)]
         _json(await s.call_tool("bacnet_write_point", {"config_entry_id": BACNET_ENTRY,
                                                        "point": "heating_setpoint", "value": 19}))
     assert devices.writes == [{"config_entry_id": BACNET_ENTRY, "point": "heating_setpoint", "value": 19}]

@@ -59,6 +59,29 @@ def _device(entry: dict[str, Any]) -> dict[str, Any]:
             "source_type": _source_type(entry)}
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+POINT_FIELDS = ("name", "unit", "writable", "min", "max", "step", "options")
+
+
+def _point_list(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each point's key with its unit and write bounds, from the read reply's ``points`` descriptions;
+    an integration that does not describe them still gives the keys (of values and errors) and units."""
+    described = _mapping(response.get("points"))
+    units = _mapping(response.get("units"))
+    keys = sorted(set(described) or set(_mapping(response.get("values"))) | set(_mapping(response.get("errors"))))
+    out = []
+    for key in keys:
+        about = _mapping(described.get(key))
+        point: dict[str, Any] = {"key": key, **{f: about[f] for f in POINT_FIELDS if about.get(f) is not None}}
+        if "unit" not in point and units.get(key):
+            point["unit"] = units[key]
+        out.append(point)
+    return out
+
+
 def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
     """Register ``<bus>_list_devices``, ``_list_points``, ``_read_points``, ``_write_point`` and scan/discover."""
     meta = {"category": bus}
@@ -79,17 +102,26 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
             answer["entries_of_unknown_kind"] = unknown
         return answer
 
-    async def read(entry_id: str, points: list[str] | None) -> dict[str, Any]:
+    async def ask_read(entry_id: str, points: list[str] | None) -> dict[str, Any]:
         await own_entry(entry_id)
         data: dict[str, Any] = {"config_entry_id": entry_id}
         if points:
             data["points"] = points
         response = await _ha(ha, service="read_points", data=data)
-        return {"config_entry_id": entry_id, "points": response if isinstance(response, dict) else {}}
+        return response if isinstance(response, dict) else {}
+
+    async def read(entry_id: str, points: list[str] | None) -> dict[str, Any]:
+        # eaio.read_points answers {values, errors, units, requests, points}: the values are what a caller
+        # asked for; errors say which points the device did not give and why.
+        response = await ask_read(entry_id, points)
+        answer: dict[str, Any] = {"config_entry_id": entry_id, "values": _mapping(response.get("values"))}
+        for extra in ("errors", "units", "sources"):
+            if mapping := _mapping(response.get(extra)):
+                answer[extra] = mapping
+        return answer
 
     async def list_points(config_entry_id: EntryId) -> dict[str, Any]:
-        result = await read(config_entry_id, None)
-        return {"config_entry_id": config_entry_id, "points": sorted(result["points"])}
+        return {"config_entry_id": config_entry_id, "points": _point_list(await ask_read(config_entry_id, None))}
 
     async def read_points(
         config_entry_id: EntryId,
@@ -104,8 +136,10 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
         return {"config_entry_id": config_entry_id, "point": point, "written": value}
 
     list_devices.__doc__ = f"The {bus} devices configured in the EAIO integration (config entry id, title, state)."
-    list_points.__doc__ = f"The point keys of one {bus} device (from a live read through eaio.read_points)."
-    read_points.__doc__ = f"Read points of a {bus} device live through eaio.read_points."
+    list_points.__doc__ = (f"The points of one {bus} device: key (what read and write take), name, unit, "
+                           "whether it is writable and its bounds (min, max, step) or options.")
+    read_points.__doc__ = (f"Read points of a {bus} device through eaio.read_points: the latest values (pushed "
+                           "ones as last notified), and errors for points the device did not give.")
     write_point.__doc__ = (f"Write one point of a {bus} device through eaio.write_point; the integration checks "
                            "the point's bounds, writes, reads back and logs who asked.")
     for fn, name in ((list_devices, "list_devices"), (list_points, "list_points"), (read_points, "read_points"),
