@@ -160,3 +160,22 @@ async def test_autopilot_default_comes_from_the_addon(hass: HomeAssistant, addon
     await add_controllable(hass, entry, "battery", **BATTERY)
     executor = entry.runtime_data.executor
     assert executor is not None and executor.state_of("battery").autopilot is True
+
+
+async def test_controllable_reconfigured_in_place(hass: HomeAssistant, addon: AddonStandIn) -> None:
+    await helpers(hass)
+    entry = await _linked(hass, addon)
+    await add_controllable(hass, entry, "battery", **BATTERY)
+    subentry_id = next(iter(entry.subentries))
+    result: Any = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "controllable"), context={"source": "reconfigure", "subentry_id": subentry_id}
+    )
+    assert result["step_id"] == "entities"
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {**BATTERY, "max": 9})
+    assert result["errors"] == {"base": "limits_outside_entity"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {**BATTERY, "max": 2.5})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.subentries[subentry_id].data["max"] == 2.5
+    executor = entry.runtime_data.executor
+    assert executor is not None and executor.controllables["battery"].limits.high == 2.5
