@@ -139,3 +139,40 @@ async def test_a_one_shot_coroutine_that_fails_stays_in_the_troubles() -> None:
     assert supervisor.problems() and "announce is failing" in supervisor.problems()[0]
     await supervisor.stop()
 
+
+
+def _limit_pages(db: StoreDb, extra: int | None) -> None:
+    """A full disk as SQLite meets it: the file may grow by ``extra`` pages at most (None: no limit)."""
+    pages = int(db._db.execute("PRAGMA page_count").fetchone()[0])
+    db._db.execute(f"PRAGMA max_page_count = {pages + extra if extra is not None else 1_073_741_823}")
+
+
+async def test_a_full_database_holds_live_readings_until_space_returns(ha: FakeHomeAssistant, tmp_path: Path) -> None:
+    ha.states[OUTDOOR] = {"entity_id": OUTDOOR, "state": "5", "attributes": {"unit_of_measurement": "°C"},
+                          "last_changed": "", "last_updated": ""}
+    runtime = Runtime(_settings(ha, tmp_path / "data"))
+    await runtime.start()
+    try:
+        await wait_until(lambda: runtime.collector.backfill.state == "done", what="the first sync done")
+        await runtime.store.call(_limit_pages, 0)
+        start = time.time()
+        sent = [(start + k, f"{k % 400}.{k % 7}") for k in range(3000)]
+        for ts, state in sent:
+            ha.set_state(OUTDOOR, state, ts)
+
+        async def full() -> bool:
+            return "database or disk is full" in " ".join((await runtime.health())["problems"])
+
+        await wait_until(full, 15, "health says the store is full")
+        assert (await runtime.health())["status"] == "degraded"
+        await runtime.store.call(_limit_pages, None)
+        await wait_until(lambda: runtime.collector.live_readings == len(sent), 20, "every held reading stored")
+        rows = await runtime.store.call(StoreDb.readings_between, OUTDOOR, 0, 1e12)
+        assert [(r.ts, r.value) for r in rows] == [(round(ts, 6), float(s)) for ts, s in sent]
+        await wait_until(lambda: _ok(runtime), 10, "healthy again")
+    finally:
+        await runtime.stop()
+
+
+async def _ok(runtime: Runtime) -> bool:
+    return (await runtime.health())["status"] == "ok"
