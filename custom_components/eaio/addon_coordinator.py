@@ -132,6 +132,17 @@ class AddonCoordinator(EaioCoordinator):
             "health": self.health,
             "open_recommendations": [r.attributes() for r in self.book.ranked()],
             "closed_recommendations": len(self.book.history),
+            "plan": {
+                "plan_id": plan.plan_id,
+                "start": plan.start.isoformat(),
+                "end": plan.end.isoformat(),
+                "slot_minutes": plan.slot_minutes,
+                "items": sorted(plan.items),
+            }
+            if (plan := self.plans.plan) is not None
+            else None,
+            "controllables": self.executor.describe() if self.executor is not None else [],
+            "recent_executions": list(self.executor.executions)[-20:] if self.executor is not None else [],
         }
 
     async def async_run_optimization(self) -> dict[str, Any]:

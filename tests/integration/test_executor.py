@@ -87,7 +87,7 @@ async def test_follows_the_plan_inside_the_limits(
     hass_ws_client: WebSocketGenerator,
     hass_admin_user: User,
 ) -> None:
-    _entry, events = await setup(hass, addon, freezer)
+    entry, events = await setup(hass, addon, freezer)
     await submit_plan(hass, battery_plan())
     await at(hass, freezer, T0)
     # 2.04 kW rounded to the entity's step; the mode select to the mode that follows EAIO's power.
@@ -120,6 +120,10 @@ async def test_follows_the_plan_inside_the_limits(
     ]
     await client.send_json_auto_id({"type": "eaio/controllables"})
     assert (await client.receive_json())["result"][0]["state"] == "following"
+    diagnostics = entry.runtime_data.diagnostics()
+    assert diagnostics["plan"]["plan_id"] == "p1" and diagnostics["plan"]["items"] == ["battery"]
+    assert diagnostics["controllables"][0]["plan_key"] == "battery"
+    assert diagnostics["recent_executions"][-1]["commanded"] == 3.0
 
 
 async def test_dry_run_changes_nothing(
