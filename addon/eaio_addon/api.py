@@ -31,6 +31,7 @@ SUPERVISOR_INGRESS_ADDRESS = "172.30.32.2"
 MAX_BODY = 64 * 1024
 MAX_BODY_DEPTH = 16  # the API's bodies are flat objects
 SESSION_COOKIE = "eaio_session"
+MAX_QUESTION = 2000  # a spoken or typed question; the model's context is for the tools' answers
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -162,6 +163,9 @@ def build_app(runtime: RuntimeView, token: str, *, trust_ingress: bool, frame_or
         if not isinstance(question, str) or not question.strip():
             return web.json_response({"error": "bad_request", "message": "'question' must be a non-empty string"},
                                      status=400)
+        if len(question) > MAX_QUESTION:
+            return web.json_response({"error": "bad_request", "message":
+                                      f"'question' is longer than {MAX_QUESTION} characters"}, status=400)
         # The conversation so far (from Home Assistant's assistant), so the model can follow "why?".
         raw = body.get("history")
         history = [t for t in raw if isinstance(t, dict)][-10:] if isinstance(raw, list) else []

@@ -83,6 +83,13 @@ async def test_a_deeply_nested_body_is_a_400_naming_the_problem(runtime: Runtime
         # Still answering, and nothing in the log carries the payload.
         async with http.get(f"http://127.0.0.1:{runtime.port}/api/health", headers=auth) as resp:
             assert resp.status == 200
+        # The MCP gate's own JSON-RPC parser refuses deep nesting too (400, no traceback).
+        mcp_auth = {**auth, "Accept": "application/json, text/event-stream"}
+        async with http.post(runtime.mcp_url(), data="[" * DEEP + "]" * DEEP, headers=mcp_auth) as resp:
+            assert resp.status == 400
+        async with http.post(f"http://127.0.0.1:{runtime.port}/api/ask", json={"question": "why? " * 1000},
+                             headers=auth) as resp:
+            assert resp.status == 400 and "longer than 2000" in (await resp.json())["message"]
     assert not [r for r in caplog.records if r.exc_info]
     assert max(len(r.getMessage()) for r in caplog.records) < 1000
     assert any("nested more than" in r.getMessage() for r in caplog.records)
