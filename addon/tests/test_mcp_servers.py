@@ -26,7 +26,7 @@ BACNET_ENTRY = "entry_bacnet_1"
 
 ENERGY_TOOLS = {"energy_status", "energy_history", "energy_forecast", "energy_run_optimization",
                 "energy_list_recommendations", "energy_apply_recommendation", "energy_dismiss_recommendation",
-                "energy_verified_savings"}
+                "energy_verified_savings", "energy_savings_potential"}
 MODBUS_TOOLS = {"modbus_list_devices", "modbus_list_points", "modbus_read_points", "modbus_write_point",
                 "modbus_scan"}
 BACNET_TOOLS = {"bacnet_list_devices", "bacnet_list_points", "bacnet_read_points", "bacnet_write_point",

@@ -7,6 +7,7 @@ bounds and audit apply, never to a device directly.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import re
@@ -14,10 +15,16 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from ..engine.optimize.potential import Way, savings_potential
+from ..engine.series import HourlySeries
 from ..store import Store, StoreDb
+from .load import battery_spec
 from .memory import AgentMemory
 from .orchestrator import Orchestrator
 from .plots import plots
+from .site import price_series
 
 MAX_HISTORY_HOURS = 24 * 90
 # Meters that count energy sent out or made here: not consumption.
@@ -93,6 +100,45 @@ class AddonEnergyBackend:
 
     async def verified_savings(self) -> dict[str, Any]:
         return await self.memory.verified_total()
+
+    async def savings_potential(self, days: int) -> dict[str, Any]:
+        """What the home battery would have saved over the last ``days`` days: with EAIO's plans
+        followed (on the forecasts it issued), with perfect foresight, and with the self-consumption rule."""
+        ctx = self.orchestrator.last_context
+        battery = self.orchestrator.options.battery
+        if battery is None:
+            raise LookupError("no home battery in the options: nothing to report")
+        if ctx is None or ctx.site is None or "load" not in ctx.site.series:
+            raise LookupError("no load history yet: no optimization run has read it")
+        zone = ZoneInfo(ctx.tz)
+        today = ctx.now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = (today - timedelta(days=days)).astimezone(UTC)
+        before = start - timedelta(days=8)
+        hours = int((today.astimezone(UTC) - before) / timedelta(hours=1)) + 48
+        issued = await self.store.call(StoreDb.issued_forecasts, start.timestamp(), today.timestamp())
+        values = np.full(days * 24 + 48, np.nan)
+        for hour, _issued, p50 in issued:
+            k = round((hour - start.timestamp()) / 3600)
+            if 0 <= k < values.size:
+                values[k] = p50
+        price = price_series(self.orchestrator.options, before, hours, ctx.tz)
+        spec = battery_spec(battery, battery.min_soc)
+        report = await asyncio.to_thread(
+            savings_potential, ctx.site.series["load"], ctx.site.series.get("pv"), price, spec, start=start,
+            days=days, tz=zone, issued_load=HourlySeries(start, values))
+        share = report.share_of_perfect
+
+        def way(w: Way) -> dict[str, float]:
+            return {"cost": round(w.cost, 2), "saving": round(w.saving, 2),
+                    "saving_pct": round(100.0 * w.saving / report.cost_without, 1) if report.cost_without else 0.0}
+
+        return {"controllable": "battery", "days": days, "from": start.astimezone(zone).date().isoformat(),
+                "currency": ctx.location.currency if ctx.location is not None else "",
+                "cost_without_battery": round(report.cost_without, 2),
+                "plan_followed": way(report.plan_followed), "perfect_foresight": way(report.perfect_foresight),
+                "simple_rule": way(report.simple_rule),
+                "plan_share_of_perfect_pct": None if share is None else round(100.0 * share, 1),
+                "notes": list(report.notes)}
 
     async def energy_today_kwh(self) -> float | None:
         used = await self.energy_used_kwh("today", time.time())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -14,6 +14,13 @@ from .backend import CHANGES, MAX_HISTORY_HOURS, READS, EnergyBackend
 CATEGORY = "energy"
 
 BackendGetter = Callable[[], EnergyBackend]
+
+
+@runtime_checkable
+class SavingsSource(Protocol):
+    """A backend that can replay the battery over past days (the running agents' can)."""
+
+    async def savings_potential(self, days: int) -> dict[str, Any]: ...
 
 # The backend's own refusals (unknown id, no forecast yet, link down) are the caller's answer;
 # anything else stays an unexpected error, which the SDK reports without internals.
@@ -70,8 +77,18 @@ def add_energy_tools(server: MCPServer, backend: BackendGetter) -> None:
         """Savings measured after applied recommendations (against the forecast baseline)."""
         return await answer(backend().verified_savings())
 
+    async def energy_savings_potential(
+        days: Annotated[int, Field(ge=7, le=60, description="how many past days")] = 30,
+    ) -> dict[str, Any]:
+        """What the home battery would have saved over the last days: with EAIO's plans followed, with
+        perfect foresight, and with the simple self-consumption rule (where EAIO helps and where it cannot)."""
+        source = backend()
+        if not isinstance(source, SavingsSource):
+            raise ToolError("the savings report needs the agents, which are not running")
+        return await answer(source.savings_potential(days))
+
     changes = (energy_run_optimization, energy_apply_recommendation, energy_dismiss_recommendation)
     for fn in (energy_status, energy_history, energy_forecast, energy_run_optimization,
                energy_list_recommendations, energy_apply_recommendation, energy_dismiss_recommendation,
-               energy_verified_savings):
+               energy_verified_savings, energy_savings_potential):
         server.add_tool(fn, meta=meta, structured_output=False, annotations=CHANGES if fn in changes else READS)
