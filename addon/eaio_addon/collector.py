@@ -247,7 +247,7 @@ class Collector:
 
     async def _refresh_and_sync(self) -> None:
         until = self._clock()
-        added = await self._refresh_entities()
+        added = await self._refresh_held()
         if added:
             _LOGGER.info("Learning from %d more entities: %s", len(added), ", ".join(sorted(added)))
             await self.sync(added, until)
@@ -256,8 +256,22 @@ class Collector:
 
     async def _on_connect(self) -> None:
         until = self._clock()
-        await self._refresh_entities()
+        await self._refresh_held()
         await self.sync(self.learned, until)
+
+    async def _refresh_held(self) -> set[str]:
+        """``_refresh_entities``, tried again while the store cannot take it (a full disk): the backfill
+        that follows would otherwise wait for the next reconnect."""
+        delay = self._supervisor.backoff_initial
+        while True:
+            try:
+                return await self._refresh_entities()
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                self._supervisor.report(BACKFILL, exc)
+                await asyncio.sleep(delay)
+                delay = min(self._supervisor.backoff_cap, delay * 2)
 
     async def _refresh_entities(self) -> set[str]:
         """Read the registry and the states; returns the entities learned from now on that were not before."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 import itertools
 from pathlib import Path
 import sqlite3
@@ -176,3 +177,32 @@ async def test_a_full_database_holds_live_readings_until_space_returns(ha: FakeH
 
 async def _ok(runtime: Runtime) -> bool:
     return (await runtime.health())["status"] == "ok"
+
+
+async def test_a_store_failing_at_connect_delays_the_backfill_and_loses_nothing(ha: FakeHomeAssistant,
+                                                                              tmp_path: Path) -> None:
+    now = time.time()
+    ha.history[OUTDOOR] = [(now - 3000 + 60 * k, str(k)) for k in range(40)]
+    ha.states[OUTDOOR] = {"entity_id": OUTDOOR, "state": "39", "attributes": {}, "last_changed": "",
+                          "last_updated": ""}
+    port = ha.port
+    await ha.stop()  # the disk fills before Home Assistant is reached
+    settings = replace(_settings(ha, tmp_path / "data"), options=parse_options({"entities": [OUTDOOR],
+                                                                                "backfill_days": 1}))
+    runtime = Runtime(settings)
+    await runtime.start()
+    try:
+        await runtime.store.call(_refuse_commit, True)
+        await ha.start(port)
+
+        async def degraded() -> bool:
+            return "backfill is failing" in " ".join((await runtime.health())["problems"])
+
+        await wait_until(degraded, 10, "health names the failing backfill")
+        await runtime.store.call(_refuse_commit, False)
+        await wait_until(lambda: runtime.collector.backfill.state == "done", 10, "the backfill done by itself")
+        rows = await runtime.store.call(StoreDb.readings_between, OUTDOOR, 0, 1e12)
+        assert [r.value for r in rows] == [float(k) for k in range(40)]
+        await wait_until(lambda: _ok(runtime), 10, "healthy again")
+    finally:
+        await runtime.stop()
