@@ -15,6 +15,9 @@ from .conversation_memory import ConversationMemory
 from .coordinator import EaioConfigEntry
 from .data import get_energy_today
 
+# The agent polls nothing and answers each conversation on its own: no limit needed.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: EaioConfigEntry, async_add_entities: AddEntitiesCallback

@@ -45,7 +45,6 @@ class _ControlSwitch(SwitchEntity):
 
 
 class AutopilotSwitch(_ControlSwitch):
-    _attr_icon = "mdi:robot"
     _field = "autopilot"
 
     @property
@@ -60,7 +59,6 @@ class AutopilotSwitch(_ControlSwitch):
 
 
 class DryRunSwitch(_ControlSwitch):
-    _attr_icon = "mdi:test-tube"
     _attr_entity_category = EntityCategory.CONFIG
     _field = "dry_run"
 

@@ -43,7 +43,6 @@ class _RecommendationEntity(CoordinatorEntity[AddonCoordinator], SensorEntity):
 
 class OpenRecommendationsSensor(_RecommendationEntity):
     _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_icon = "mdi:lightbulb-on-outline"
 
     def __init__(self, coordinator: AddonCoordinator) -> None:
         super().__init__(coordinator, "open_recommendations")
@@ -68,7 +67,6 @@ class SavingsSensor(_RecommendationEntity):
     """Sum of what the open recommendations are expected to save per day."""
 
     _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_icon = "mdi:piggy-bank-outline"
     _attr_suggested_display_precision = 2
 
     def __init__(self, coordinator: AddonCoordinator, key: str, unit: str, field_name: str) -> None:
@@ -84,7 +82,6 @@ class SavingsSensor(_RecommendationEntity):
 class CategorySensor(_RecommendationEntity):
     """The best open recommendation of one category; its fields as attributes."""
 
-    _attr_icon = "mdi:format-list-checks"
 
     def __init__(self, coordinator: AddonCoordinator, category: str) -> None:
         super().__init__(coordinator, f"{category}_recommendation")
