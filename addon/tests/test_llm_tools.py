@@ -23,15 +23,35 @@ async def _llm(steps: list[ChatStep], **kwargs: Any) -> tuple[Any, LocalLlm]:
 
 
 async def test_answer_without_tool_calls() -> None:
-    server, llm = await _llm([ChatStep(content="The office is at 22.5 °C.")])
+    server, llm = await _llm([ChatStep(content="Which zone do you mean?")])
     try:
         async with mcp_session() as (session, _):
             bridge = await ToolBridge.from_session(session)
             answer = await llm.ask_with_tools(QUESTION, bridge)
-        assert answer.text == "The office is at 22.5 °C."
+        assert answer.text == "Which zone do you mean?"
         assert answer.error is None and answer.rounds == 1 and answer.tool_calls == [] and answer.model == MODEL
         (request,) = server.chat_requests()
         assert {t["function"]["name"] for t in request["tools"]} == {"zone_status", "set_setpoint"}
+    finally:
+        await llm.close()
+        await server.stop()
+
+
+async def test_numbers_without_a_tool_are_asked_for_once() -> None:
+    """A reply with numbers but no tool call behind them: the model is told once to call the tool."""
+    steps = [ChatStep(content="The office is at 22.5 °C."),
+             ChatStep(tool_calls=[{"name": "zone_status", "arguments": {"zone": "office"}}]),
+             ChatStep(content="The office is at 23.0 °C.")]
+    server, llm = await _llm(steps)
+    try:
+        async with mcp_session() as (session, _):
+            bridge = await ToolBridge.from_session(session)
+            answer = await llm.ask_with_tools(QUESTION, bridge)
+        assert answer.text == "The office is at 23.0 °C." and answer.rounds == 3
+        assert [c["name"] for c in answer.tool_calls] == ["zone_status"] and answer.tool_calls[0]["ok"]
+        nudged = server.chat_requests()[1]["messages"]
+        assert nudged[-2] == {"role": "assistant", "content": "The office is at 22.5 °C."}
+        assert nudged[-1]["role"] == "user" and "call the tool" in nudged[-1]["content"]
     finally:
         await llm.close()
         await server.stop()
@@ -55,7 +75,7 @@ async def test_bad_arguments_refused_fed_back_and_loop_continues() -> None:
         assert first["name"] == "set_setpoint" and first["ok"] is False
         assert "celsius: 40 is greater than the maximum of 26" in first["error"]
         assert second == {"name": "set_setpoint", "arguments": {"zone": "office", "celsius": 21}, "ok": True,
-                          "error": None}
+                          "error": None, "repairs": []}
         second_request = server.chat_requests()[1]["messages"]
         assert second_request[1]["role"] == "assistant"
         assert second_request[1]["tool_calls"][0]["function"]["arguments"] == {"zone": "office", "celsius": 40}

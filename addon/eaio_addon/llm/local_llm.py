@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 import json
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ollama import AsyncClient, ResponseError
 
 from .memory_probe import memory_used_pct
 from .replies import StructuredReply, ToolAnswer
+from .tool_repair import calls_in_text
 
 if TYPE_CHECKING:
     from .tool_bridge import ToolBridge
@@ -38,6 +40,8 @@ PULL_LOG_STEP_PCT = 10.0
 MAX_TOOL_CONTENT_CHARS = 8000
 
 _UNREACHABLE_ERRORS = (ConnectionError, httpx.TransportError)
+_DIGIT = re.compile(r"\d")
+NUDGE = ("Do not answer from memory: call the tool that gives these facts now, then answer with its numbers.")
 
 
 class _Unavailable(Exception):
@@ -308,6 +312,7 @@ class LocalLlm:
         rounds = 0
         text = ""
         error: str | None = None
+        nudged = False
         while True:
             if rounds >= max_rounds:
                 error = f"stopped after {max_rounds} rounds without a final answer"
@@ -327,18 +332,31 @@ class LocalLlm:
                 break
             message = response.message
             text = message.content or ""
-            requested = list(message.tool_calls or [])
+            requested: list[tuple[str, Any]] = [(c.function.name, dict(c.function.arguments))
+                                                for c in message.tool_calls or []]
+            in_text = False
+            if not requested and tools is not None and tools.repair:
+                # A small model often writes the call as JSON in its reply instead of making it.
+                requested = calls_in_text(text, tools.names)
+                in_text = bool(requested)
             if not requested:
+                if (tools is not None and tools.repair and not nudged and _DIGIT.search(text)
+                        and not any(c["ok"] for c in calls) and rounds < max_rounds):
+                    # Numbers with no tool behind them are the model's own: ask once for the tool.
+                    nudged = True
+                    conversation += [{"role": "assistant", "content": text},
+                                     {"role": "user", "content": NUDGE}]
+                    continue
                 break
             conversation.append({
                 "role": "assistant",
-                "content": text,
-                "tool_calls": [{"function": {"name": c.function.name, "arguments": dict(c.function.arguments)}}
-                               for c in requested],
+                "content": "" if in_text else text,
+                "tool_calls": [{"function": {"name": name, "arguments": arguments if isinstance(arguments, dict)
+                                             else {}}} for name, arguments in requested],
             })
-            for call in requested:
-                name, arguments = call.function.name, dict(call.function.arguments)
+            for name, arguments in requested:
                 call_error: str | None
+                repairs: list[str] = ["call written in the reply's text"] if in_text else []
                 if tools is None:
                     ok, content, call_error = False, "", f"unknown tool {name!r}; no tools are available"
                 else:
@@ -349,7 +367,10 @@ class LocalLlm:
                         ok, content, call_error = False, "", f"tool {name} did not finish within {timeout_s:g} s"
                     else:
                         ok, content, call_error = outcome.ok, outcome.content, outcome.error
-                calls.append({"name": name, "arguments": arguments, "ok": ok, "error": call_error})
+                        repairs += outcome.repairs
+                        name = outcome.name or name
+                calls.append({"name": name, "arguments": arguments, "ok": ok, "error": call_error,
+                              "repairs": repairs})
                 # Refusals go back to the model as the tool's answer so it can correct the call.
                 conversation.append({"role": "tool", "tool_name": name,
                                      "content": content[:MAX_TOOL_CONTENT_CHARS] if ok else f"error: {call_error}"})

@@ -20,7 +20,8 @@ class StructuredReply:
 class ToolAnswer:
     """The final text of a tool-calling conversation and every tool call the model asked for.
 
-    Each entry of ``tool_calls`` is ``{"name", "arguments", "ok", "error"}``.
+    Each entry of ``tool_calls`` is ``{"name", "arguments", "ok", "error", "repairs"}`` (what the bridge
+    repaired in the call: a tool name, an argument's name or type, a call written as text).
     """
 
     text: str

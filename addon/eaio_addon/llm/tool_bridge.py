@@ -13,6 +13,7 @@ from mcp import ClientSession
 from mcp_types import CallToolResult, PaginatedRequestParams, TextContent
 
 from .tool_format import to_ollama_tool
+from .tool_repair import repair_arguments, repair_name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -21,11 +22,13 @@ MAX_ERROR_CHARS = 300
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """What a tool call gave: its text content, or why it was refused or failed."""
+    """What a tool call gave: its text content, or why it was refused or failed; what was repaired."""
 
     ok: bool
     content: str
     error: str | None
+    repairs: tuple[str, ...] = ()
+    name: str | None = None  # the tool called, after repair
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class _BridgedTool:
     name: str
     ollama: dict[str, Any]
     validator: Validator
+    schema: dict[str, Any]
 
 
 def _validator_for(schema: dict[str, Any]) -> Validator:
@@ -53,12 +57,14 @@ def _first_error(validator: Validator, instance: Any) -> str | None:
 class ToolBridge:
     """MCP tools offered to the model; no call reaches the session unless its arguments fit the schema."""
 
-    def __init__(self, session: ClientSession, tools: list[_BridgedTool]) -> None:
+    def __init__(self, session: ClientSession, tools: list[_BridgedTool], *, repair: bool = True) -> None:
         self._session = session
         self._tools = {tool.name: tool for tool in tools}
+        self.repair = repair  # off only to measure what the repairs are worth
 
     @classmethod
-    async def from_session(cls, session: ClientSession, *, allow: Collection[str] | None = None) -> ToolBridge:
+    async def from_session(cls, session: ClientSession, *, allow: Collection[str] | None = None,
+                           repair: bool = True) -> ToolBridge:
         """List the session's tools (all pages); ``allow`` limits them to the named ones."""
         bridged: list[_BridgedTool] = []
         cursor: str | None = None
@@ -76,13 +82,12 @@ class ToolBridge:
                     # A tool whose schema cannot be checked is not offered: its calls could not be validated.
                     _LOGGER.warning("MCP tool %s skipped: its input schema is invalid: %s", tool.name, err.message)
                     continue
-                bridged.append(
-                    _BridgedTool(tool.name, to_ollama_tool(tool.name, tool.description, tool.input_schema), validator)
-                )
+                bridged.append(_BridgedTool(tool.name, to_ollama_tool(tool.name, tool.description, tool.input_schema),
+                                            validator, dict(tool.input_schema)))
             cursor = listing.next_cursor
             if not cursor:
                 break
-        return cls(session, bridged)
+        return cls(session, bridged, repair=repair)
 
     @property
     def names(self) -> list[str]:
@@ -94,11 +99,24 @@ class ToolBridge:
         return [tool.ollama for tool in self._tools.values()]
 
     async def call(self, name: str, arguments: Any) -> ToolOutcome:
-        """Validate, then run one tool; refusals and failures come back as text the model can act on."""
+        """Repair what is unambiguous, validate, then run one tool; refusals and failures come back as text
+        the model can act on."""
+        repairs: list[str] = []
+        if self.repair:
+            name, note = repair_name(name, self.names)
+            repairs += [note] if note else []
         tool = self._tools.get(name)
         if tool is None:
             known = ", ".join(self._tools) or "none"
-            return ToolOutcome(False, "", f"unknown tool {name!r}; the tools are: {known}")
+            return ToolOutcome(False, "", f"unknown tool {name!r}; the tools are: {known}", tuple(repairs))
+        if self.repair:
+            arguments, notes = repair_arguments(arguments, tool.schema)
+            repairs += notes
+        outcome = await self._run(tool, arguments)
+        return ToolOutcome(outcome.ok, outcome.content, outcome.error, tuple(repairs), tool.name)
+
+    async def _run(self, tool: _BridgedTool, arguments: Any) -> ToolOutcome:
+        name = tool.name
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, dict):
