@@ -53,6 +53,49 @@ ensure_venv_at() {
     fi
 }
 
+# The integration's second Home Assistant: the newest release that runs on Python 3.13 here.
+HA2026_VERSION="2026.2.3"
+HA2026_VENV="${EAIO_HA2026_VENV:-$ROOT/.venv-ha2026}"
+
+# ha_wheel DIR VERSION: the path of Home Assistant VERSION's wheel, downloaded once into DIR/wheels.
+# --ignore-requires-python: 2026.x asks for a newer patch release (or minor) than Python 3.13.0.
+ha_wheel() {
+    local dir="$1" version="$2" wheel
+    wheel="$(ls "$dir"/wheels/homeassistant-"$version"-*.whl 2>/dev/null | head -n1)"
+    if [ -z "$wheel" ]; then
+        mkdir -p "$dir/wheels"
+        "$dir/bin/python" -m pip download --quiet --no-deps --ignore-requires-python \
+            -d "$dir/wheels" "homeassistant==$version" >&2 || return 1
+        wheel="$(ls "$dir"/wheels/homeassistant-"$version"-*.whl | head -n1)"
+    fi
+    echo "$wheel"
+}
+
+# ensure_ha_venv_at DIR HA_VERSION REQUIREMENTS_FILE...: a venv installed the way Home Assistant
+# HA_VERSION installs integrations: under the package_constraints.txt in that release's wheel.
+# Without them pip backtracks for many minutes over old bluetooth packages.
+ensure_ha_venv_at() {
+    local dir="$1" version="$2" python stamp want wheel
+    shift 2
+    if [ ! -x "$dir/bin/python" ]; then
+        python="$(find_python313)" || return 1
+        echo "Creating virtual environment $dir with $python"
+        "$python" -m venv "$dir" || return 1
+    fi
+    stamp="$dir/.eaio-requirements"
+    want="$( (echo "$version"; cd "$ROOT" && cat "$@") | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "Installing Home Assistant $version and $* into $dir (first run: about three minutes)"
+        "$dir/bin/python" -m pip install --quiet --upgrade pip || return 1
+        wheel="$(ha_wheel "$dir" "$version")" || return 1
+        "$dir/bin/python" -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(
+            "homeassistant/package_constraints.txt").decode())' "$wheel" > "$dir/ha-constraints.txt" || return 1
+        (cd "$ROOT" && "$dir/bin/python" -m pip install --quiet --ignore-requires-python \
+            -c "$dir/ha-constraints.txt" "$wheel" $(printf -- '-r %s ' "$@")) || return 1
+        echo "$want" > "$stamp"
+    fi
+}
+
 # The MQTT tests and demo run a real broker: Debian's mosquitto.
 ensure_mosquitto() {
     if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_pub >/dev/null 2>&1; then

@@ -9,10 +9,47 @@ import select
 import subprocess
 import sys
 import time
+from typing import Any
 
+from homeassistant.core import callback
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The simulated devices are peers, not part of Home Assistant: with Home Assistant's pinned pymodbus
+# (which lacks the simulator API they serve with) they run in the newest pymodbus's environment.
+PEER_PYTHON = os.environ.get("EAIO_PEER_PYTHON") or sys.executable
+
+
+def pytest_report_header() -> list[str]:
+    import homeassistant.const
+    import pymodbus
+    import voluptuous
+
+    return [f"Home Assistant {homeassistant.const.__version__}, pymodbus {pymodbus.__version__}, "
+            f"voluptuous from {voluptuous.__name__}, device peers on {PEER_PYTHON}"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The switch must have taken effect before Home Assistant imported voluptuous (see the plugin).
+    if os.environ.get("EAIO_VOLUPTUOUS") == "probatio":
+        import voluptuous
+
+        if not voluptuous.__name__.startswith("probatio"):
+            raise pytest.UsageError("EAIO_VOLUPTUOUS=probatio needs -p tests.voluptuous_probatio")
+
+
+def in_order(events: list[Any]) -> Callable[[Any], None]:
+    """A bus listener that keeps events in firing order.
+
+    A plain ``events.append`` is no callback: Home Assistant runs it as an executor job, and
+    2026's releases deliver such jobs out of order.
+    """
+
+    @callback
+    def record(event: Any) -> None:
+        events.append(event)
+
+    return record
 
 
 class ModbusSim:
@@ -25,7 +62,7 @@ class ModbusSim:
 
     def start(self, timeout: float = 30.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eaio_sim", "--port", str(self.port), *self.args],
+            [PEER_PYTHON, "-m", "eaio_sim", "--port", str(self.port), *self.args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

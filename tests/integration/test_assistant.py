@@ -381,13 +381,15 @@ async def test_says_how_old_the_addon_data_is(
 
 
 def _llm_context() -> llm.LLMContext:
+    # Home Assistant 2025.4's context has a user_prompt field; 2026's releases dropped it.
+    older: dict[str, Any] = {"user_prompt": None} if "user_prompt" in llm.LLMContext.__dataclass_fields__ else {}
     return llm.LLMContext(
         platform="test",
         context=Context(),
-        user_prompt=None,
         language="en",
         assistant="conversation",
         device_id=None,
+        **older,
     )
 
 

@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.eaio.const import DOMAIN, EVENT_RECOMMENDATION
-from tests.conftest import ModbusSim
+from tests.conftest import ModbusSim, in_order
 
 from .addon_standin import TOKEN, AddonStandIn
 from .conftest import add_device, entity_ids
@@ -107,7 +107,7 @@ async def test_submit_keeps_good_refuses_bad_and_fills_sensors(
 ) -> None:
     entry = await _linked(hass, addon)
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_RECOMMENDATION, events.append)
+    hass.bus.async_listen(EVENT_RECOMMENDATION, in_order(events))
     response = await _submit(
         hass,
         [
@@ -149,7 +149,7 @@ async def test_apply_writes_within_bounds(
     device = await add_device(hass, sim.port, 2, "hvac_unit")
     await _linked(hass, addon)
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_RECOMMENDATION, events.append)
+    hass.bus.async_listen(EVENT_RECOMMENDATION, in_order(events))
     write = {"type": "write_point", "config_entry_id": device.entry_id, "point": "cooling_setpoint"}
     await _submit(
         hass, [_rec("ok", action={**write, "value": 23.0}), _rec("hot", action={**write, "value": 40})]
@@ -210,7 +210,7 @@ async def test_apply_service_action_bounded_and_unknown_targets(
 async def test_dismiss_expire_and_survive_restart(hass: HomeAssistant, addon: AddonStandIn) -> None:
     entry = await _linked(hass, addon)
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_RECOMMENDATION, events.append)
+    hass.bus.async_listen(EVENT_RECOMMENDATION, in_order(events))
     past = (dt_util.utcnow() - timedelta(minutes=1)).isoformat()
     await _submit(hass, [_rec("keep"), _rec("drop"), _rec("old", valid_until=past)])
     await hass.services.async_call(
