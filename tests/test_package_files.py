@@ -75,3 +75,65 @@ def test_config_flow_strings_cover_the_errors() -> None:
     used = set(re.findall(r'return "([a-z_]+)"', text)) | set(re.findall(r'\] = "([a-z_]+)"', text))
     known = set(config["error"]) | set(_translations()["options"]["error"])  # type: ignore[index]
     assert used and used <= known
+
+
+# --- what the integration store's validation checks, offline -------------------------------------
+
+STORE_KEYS = {"name", "content_in_root", "zip_release", "filename", "hide_default_branch", "country",
+              "homeassistant", "persistent_directory", "render_readme", "hacs"}  # fmt: skip
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_store_manifest_keys_and_layout() -> None:
+    store = json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
+    assert set(store) <= STORE_KEYS and store["name"]
+    assert not store.get("content_in_root") and not store.get("zip_release")
+    # The minimum release is the oldest one ./scripts/test runs the suite on (2025.4.4).
+    assert tuple(int(p) for p in store["homeassistant"].split(".")) <= (2025, 4, 4)
+    # One integration per repository, in custom_components/<domain>.
+    integrations = [p.name for p in (ROOT / "custom_components").iterdir() if p.is_dir() and p.name != "__pycache__"]
+    assert integrations == ["eaio"]
+    if store.get("render_readme"):
+        assert (ROOT / "README.md").stat().st_size > 0
+
+
+def test_manifest_keys_a_custom_integration_needs() -> None:
+    manifest = json.loads((PACKAGE / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["domain"] == PACKAGE.name
+    assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"])
+    for key in ("documentation", "issue_tracker"):
+        assert manifest[key].startswith("https://"), key
+    assert manifest["codeowners"] and all(c.startswith("@") for c in manifest["codeowners"])
+    assert manifest["iot_class"] in {"local_polling", "local_push", "cloud_polling", "cloud_push", "calculated",
+                                     "assumed_state"}  # fmt: skip
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+\s*(==|>=|~=)[^,]+(,\s*<[^,]+)?", r) for r in manifest["requirements"])
+
+
+def test_brand_images_have_the_store_sizes() -> None:
+    assert _png_size(PACKAGE / "brand" / "icon.png") == (256, 256)
+    assert _png_size(PACKAGE / "brand" / "icon@2x.png") == (512, 512)
+
+
+def test_license_is_mit() -> None:
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License") and "EAIO contributors" in text
+
+
+def test_workflows_run_the_store_checks_and_the_test_command() -> None:
+    workflows = {p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in (ROOT / ".github" / "workflows").glob("*.yml")}
+    steps = [step for w in workflows.values() for job in w["jobs"].values() for step in job["steps"]]
+    # The store checks (the integration's validation, the integration store's, the add-on linter) are
+    # public actions: one job each, each checking out the repository and running its action.
+    checks = workflows["validate.yml"]["jobs"]
+    assert len(checks) == 3
+    for job in checks.values():
+        assert job["steps"][0]["uses"].split("@")[0] == "actions/checkout" and len(job["steps"]) == 2
+    assert checks["addon-linter"]["steps"][1]["with"]["path"] == "./addon"
+    assert checks["hacs"]["steps"][1]["with"]["category"] == "integration"
+    assert any(step.get("run") == "./scripts/test" for step in steps)
+    assert "./scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
