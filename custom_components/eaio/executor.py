@@ -31,6 +31,7 @@ from homeassistant.helpers.event import async_track_state_change_event, async_tr
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .bacnet_coordinator import BacnetCoordinator
 from .const import DOMAIN
 from .control_rules import Limits, needs_command, to_command
 from .controllables import (
@@ -256,12 +257,7 @@ class PlanExecutor:
             # zone at a planned setpoint, would outlive the plan that asked for it.
             controllable = self.controllables.get(key)
             if controllable is not None and state.status == "following" and not state.dry_run:
-                pairs = [
-                    (e, v)
-                    for e, v in self._safe_commands(controllable, state)
-                    if (s := self.hass.states.get(e)) is not None and s.state not in _BAD
-                ]
-                await self._send(controllable, state, pairs, "autopilot off")
+                await self._to_safe_state(controllable, state, "autopilot off")
             state.status = "idle"
             state.restore = None
             state.last_slot = None
@@ -551,6 +547,45 @@ class PlanExecutor:
             return [(controllable.entity_id, state.restore)]
         return []
 
+    async def _to_safe_state(
+        self, controllable: Controllable, state: ControlState, reason: str
+    ) -> list[tuple[str, Any]]:
+        """Put what EAIO commanded back in its safe state; returns what was sent."""
+        point = self._bacnet_point(controllable) if controllable.kind == KIND_ZONE else None
+        if point is not None and state.last_commanded:
+            # A BACnet setpoint goes back to the device's own control: EAIO's priority relinquished.
+            coordinator, key = point
+            try:
+                await get_guard(self.hass).async_release_point(
+                    coordinator, key, "executor", Context(), reason
+                )
+            except HomeAssistantError as err:
+                _LOGGER.warning("Relinquishing %s failed: %s", controllable.entity_id, err)
+                return []
+            state.last_commanded = None
+            return [(str(controllable.entity_id), None)]
+        pairs = [
+            (e, v)
+            for e, v in self._safe_commands(controllable, state)
+            if (s := self.hass.states.get(e)) is not None and s.state not in _BAD
+        ]
+        if pairs:
+            await self._send(controllable, state, pairs, reason)
+        return pairs
+
+    def _bacnet_point(self, controllable: Controllable) -> tuple[BacnetCoordinator, str] | None:
+        """The BACnet device and point behind an EAIO setpoint entity, if it is one."""
+        if controllable.entity_id is None:
+            return None
+        registered = er.async_get(self.hass).async_get(controllable.entity_id)
+        if registered is None or registered.platform != DOMAIN or registered.config_entry_id is None:
+            return None
+        entry = self.hass.config_entries.async_get_entry(registered.config_entry_id)
+        coordinator = getattr(entry, "runtime_data", None)
+        if not isinstance(coordinator, BacnetCoordinator) or entry is None:
+            return None
+        return coordinator, registered.unique_id.removeprefix(f"{entry.unique_id}_")
+
     async def _send(
         self, controllable: Controllable, state: ControlState, pairs: list[tuple[str, Any]], reason: str
     ) -> tuple[str, Any]:
@@ -602,13 +637,9 @@ class PlanExecutor:
             return
         state.status, state.reason = "failsafe", reason
         _LOGGER.warning("Plan fail-safe for %s: %s; EAIO stops commanding it", key, reason)
-        pairs = [
-            (e, v)
-            for e, v in self._safe_commands(controllable, state)
-            if (s := self.hass.states.get(e)) is not None and s.state not in _BAD
-        ]
-        if pairs and not state.dry_run:
-            await self._send(controllable, state, pairs, f"fail-safe: {reason}")
+        pairs = (
+            [] if state.dry_run else await self._to_safe_state(controllable, state, f"fail-safe: {reason}")
+        )
         state.restore = None
         state.last_slot = None
         self.hass.bus.async_fire(

@@ -324,6 +324,24 @@ class Guard:
         await coordinator.async_write(key, value, context)
         self.rate.record(target, self._now())
 
+    async def async_release_point(
+        self,
+        coordinator: EaioCoordinator,
+        key: str,
+        requester: str,
+        context: Context | None,
+        reason: str = "",
+    ) -> None:
+        """Give a BACnet point back to the device's own control (a safe state; not rate-limited,
+        since it only ever ends EAIO's command)."""
+        release = getattr(coordinator, "async_release", None)
+        if release is None:
+            raise _refuse("release_not_supported", device=coordinator.config_entry.title)
+        cmd = Command("release_point", f"{coordinator.config_entry.entry_id}:{key}", {}, requester, "point", context,
+                      reason)  # fmt: skip
+        self._log(cmd, "sent")
+        await release(key)
+
 
 def _point_platform(coordinator: EaioCoordinator, key: str) -> str:
     for spec in coordinator.specs:

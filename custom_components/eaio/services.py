@@ -174,7 +174,7 @@ async def _release_point(call: ServiceCall) -> None:
             translation_placeholders={"device": coordinator.config_entry.title},
         )
     try:
-        await coordinator.async_release(call.data[ATTR_POINT])
+        await get_guard(call.hass).async_release_point(coordinator, call.data[ATTR_POINT], "person", call.context)
     except WriteFailed as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,

@@ -15,10 +15,14 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import CLIENT_ID, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.eaio.bms.bacnet import BacnetClient
 from custom_components.eaio.const import DOMAIN
 from custom_components.eaio.logbook import async_describe_events
+from eaio_sim.bacnet import SimProcess
 
 from .addon_standin import AddonStandIn
+from .conftest import entity_ids
+from .test_bacnet import _add as add_bacnet_device, probe, sim_factory  # noqa: F401  (fixtures)
 from .test_controllables import BATTERY, add_controllable, helpers
 from .test_plan import T0, submit_plan
 from .test_recommendations import _linked, _rec, _submit
@@ -376,3 +380,29 @@ async def test_autopilot_off_returns_to_the_safe_state(
     await at(hass, freezer, T0 + timedelta(hours=1))
     assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
     assert power(hass) == 2.0
+
+
+async def test_bacnet_zone_setpoint_relinquished_when_the_plan_ends(
+    hass: HomeAssistant,
+    addon: AddonStandIn,
+    freezer: FrozenDateTimeFactory,
+    sim_factory: Callable[..., SimProcess],  # noqa: F811  (the fixture imported above)
+    probe: BacnetClient,  # noqa: F811
+) -> None:
+    sim = sim_factory("--static")
+    device = await add_bacnet_device(hass, sim)
+    setpoint = entity_ids(hass, device)["av_1"]
+    entry, _events = await setup(hass, addon, freezer)
+    await add_controllable(
+        hass, entry, "hvac_zone", plan_key="zone", entity_id=setpoint, max_changes_per_hour=6
+    )
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": autopilot_switch(hass, "zone")}, blocking=True
+    )
+    zone = {"key": "zone", "kind": "hvac_zone", "slots": [{"start": T0.isoformat(), "value": 22.5}]}
+    await submit_plan(hass, battery_plan(values=[1.0], items=[zone]))
+    await at(hass, freezer, T0)
+    assert (await probe.read_priority_array(sim.address, ("analogValue", 1)))[15] == 22.5
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    # Back to the device's own control: EAIO's priority is empty again.
+    assert (await probe.read_priority_array(sim.address, ("analogValue", 1)))[15] is None
