@@ -143,29 +143,38 @@ def _uses() -> Iterator[tuple[str, list[str], set[str] | None]]:
                 entry = _lookup(section, key)
                 texts = list(entry.values()) if isinstance(entry, dict) else []
                 yield f"{where} {section}.{key}", texts, _literal_keys(kwargs.get("translation_placeholders"))
-    flow = INTEGRATION / "config_flow.py"
+    for flow in (INTEGRATION / "config_flow.py", *sorted(INTEGRATION.glob("*_flow.py"))):
+        yield from _flow_uses(flow)
+
+
+def _flow_section(cls: ast.ClassDef) -> list[str]:
+    bases = {getattr(b, "id", "") for b in cls.bases}
+    if "OptionsFlow" in bases:
+        return ["options"]
+    if "ConfigSubentryFlow" in bases:
+        return [f"config_subentries.{kind}" for kind in EN.get("config_subentries", {})]
+    return ["config"]
+
+
+def _flow_uses(flow: Path) -> Iterator[tuple[str, list[str], set[str] | None]]:
     tree = ast.parse(flow.read_text(encoding="utf-8"))
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        section = "options" if any(getattr(b, "id", "") == "OptionsFlow" for b in cls.bases) else "config"
+        sections = _flow_section(cls)
         for node in ast.walk(cls):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+            where = f"{flow.name}:{node.lineno}"
             if node.func.attr in ("async_show_form", "async_show_menu"):
-                step = _const(kwargs.get("step_id"))
-                entry = _lookup(section, "step", step or "")
-                texts = [v for k, v in (entry or {}).items() if k in ("title", "description")]
+                step = _const(kwargs.get("step_id")) or ""
+                found = [e for sec in sections if (e := _lookup(*sec.split("."), "step", step))]
+                texts = [v for entry in found for k, v in entry.items() if k in ("title", "description")]
                 supplied = _literal_keys(kwargs.get("description_placeholders"))
-                yield f"config_flow.py:{node.lineno} {section}.step.{step}", texts if entry else [], supplied
+                yield f"{where} step {step}", texts if found else [], supplied
             elif node.func.attr == "async_abort":
-                reason = _const(kwargs.get("reason"))
-                if reason is not None:
-                    text = _lookup(section, "abort", reason)
-                    yield (
-                        f"config_flow.py:{node.lineno} {section}.abort.{reason}",
-                        [text] if text else [],
-                        set(),
-                    )
+                for reason in _consts(kwargs.get("reason")):
+                    found = [t for sec in sections if (t := _lookup(*sec.split("."), "abort", reason))]
+                    yield f"{where} abort {reason}", found, set()
 
 
 def test_every_translation_the_code_uses_exists_and_gets_its_placeholders() -> None:
@@ -197,3 +206,15 @@ def test_every_translated_entity_has_an_icon() -> None:
     assert named == with_icon
     every_icon = [icon for _, icon in _strings(icons)]
     assert every_icon and all(re.fullmatch(r"mdi:[a-z0-9-]+", icon) for icon in every_icon)
+
+
+def test_every_form_field_is_described() -> None:
+    """A field with a label and no description leaves the person guessing what to type."""
+    undescribed = {}
+    sections = [("config", EN["config"]), ("options", EN["options"])]
+    sections += [(f"config_subentries.{k}", v) for k, v in EN.get("config_subentries", {}).items()]
+    for name, section in sections:
+        for step_id, step in section.get("step", {}).items():
+            if missing := set(step.get("data", {})) - set(step.get("data_description", {})):
+                undescribed[f"{name}.step.{step_id}"] = sorted(missing)
+    assert undescribed == {}

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant import config_entries
-from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
