@@ -40,7 +40,7 @@ async def _ask(runtime: Runtime, base: str, question: str, conversation: str | N
 
 
 async def test_each_question_gets_its_own_answer(tmp_path: Path) -> None:
-    async with _addon(tmp_path) as (runtime, ha, base):
+    async with _addon(tmp_path) as (runtime, _ha, base):
         status, run = await _post(base + "/api/optimize", {}, runtime.api_token)
         assert status in (200, 503) and run["recommendations"] >= 1, run
         recs = [r for r in await runtime.recommendations() if r.get("state", "open") == "open"]
@@ -116,3 +116,34 @@ async def test_today_follows_the_meter(tmp_path: Path) -> None:
 
         # Ten minutes at 9 kW after the reading: the answer moves with the meter, not with the last run.
         await wait_until(counted, 10, "the new reading counted in today's energy")
+
+
+async def test_with_a_model_numbers_no_tool_gave_are_not_passed_on(tmp_path: Path) -> None:
+    from tests.ollama_server import ChatStep, Script, start_server
+
+    model = "eaio-test:latest"
+    # The model answers from memory twice (it ignores the request to call a tool), then, for the
+    # second question, it calls the tool and words the answer.
+    steps = [ChatStep(content="About 42.0 kWh tomorrow."), ChatStep(content="Still about 42.0 kWh."),
+             ChatStep(tool_calls=[{"name": "energy_verified_savings", "arguments": {}}]),
+             ChatStep(content="Nothing is verified yet.")]
+    server = await start_server(Script(models=[model], chat=steps))
+    try:
+        async with _addon(tmp_path, ollama_url=server.url, model=model, light_model=model) as (runtime, _ha, base):
+
+            async def llm_up() -> bool:
+                return bool((await runtime.health())["llm"]["available"])
+
+            await wait_until(llm_up, 10, "the LLM checked")
+            invented = await _ask(runtime, base, "What's the forecast for tomorrow?", "c1",
+                                  [{"question": "Hello", "answer": "Hi, I am EAIO."}])
+            # Answered without the model, from the data, and said so.
+            assert invented["error"] == "llm_unavailable" and "42" not in invented["answer"], invented
+            asked = server.chat_requests()[0]["messages"]
+            assert asked[1:3] == [{"role": "user", "content": "Hello"},
+                                  {"role": "assistant", "content": "Hi, I am EAIO."}]  # the model saw the turns
+            worded = await _ask(runtime, base, "How much have we saved?", "c1")
+            assert worded["answer"] == "Nothing is verified yet." and "error" not in worded
+            assert "tool:energy_verified_savings" in worded["sources"]
+    finally:
+        await server.stop()

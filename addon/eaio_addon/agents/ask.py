@@ -69,6 +69,14 @@ def _line(rec: dict[str, Any]) -> str:
             f"{float(rec.get('estimated_savings_per_day', 0)):.2f} a day)")
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _ungrounded(text: str, context: str) -> bool:
+    """Whether the text has a number the context does not."""
+    return any(number not in context for number in _NUMBER.findall(text))
+
+
 @dataclass
 class _Conversation:
     last: str | None = None
@@ -155,6 +163,10 @@ class Assistant:
             return None
         if reply.error or not reply.text.strip():
             _LOGGER.info("LLM gave no answer (%s): answering from the last run", reply.error)
+            return None
+        if not any(c.get("ok") for c in reply.tool_calls) and _ungrounded(reply.text, messages[0]["content"]):
+            # Numbers no tool gave and the context does not hold are the model's own: not passed on.
+            _LOGGER.info("LLM answered with numbers no tool gave: answering without it")
             return None
         sources = [f"llm:{reply.model}", *sources, *(f"tool:{c['name']}" for c in reply.tool_calls)]
         if top is not None:
