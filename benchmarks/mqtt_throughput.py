@@ -443,6 +443,7 @@ class Bench:
     hass: Child | None = None
     session: aiohttp.ClientSession | None = None
     observer: StateObserver | None = None
+    api: HassApi | None = None  # for another websocket (the flood benchmark's loop-lag probe)
     next_value: int = 1
 
     @property
@@ -458,7 +459,7 @@ class Bench:
         self.hass = await spawn("Home Assistant", hass_argv(config, self.gc_log, self.profile_out),
                                  config / "hass_console.log")
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        api = HassApi(self.session, f"http://{LOOPBACK}:{http_port}")
+        api = self.api = HassApi(self.session, f"http://{LOOPBACK}:{http_port}")
         await wait_until_answering(api, self.hass)
         await authenticate(api, *HASS_USER)
         await wait_until_running(api)

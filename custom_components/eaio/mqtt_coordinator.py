@@ -120,7 +120,11 @@ class MqttCoordinator(EaioCoordinator):
     def _invalid(self, topic: str, errors: dict[str, str]) -> None:
         self.invalid_count += 1
         reason = next(iter(errors.values()))
-        kind = reason.split(":", 1)[0] if reason.startswith(("malformed JSON", "schema", "too large")) else "value"
+        kind = (
+            reason.split(":", 1)[0]
+            if reason.startswith(("malformed JSON", "schema", "too large"))
+            else "value"
+        )
         self.invalid_by_reason[kind] = self.invalid_by_reason.get(kind, 0) + 1
         report, held_back = self._log_limiter.allow(topic)
         if report:

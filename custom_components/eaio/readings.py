@@ -114,7 +114,9 @@ class PointErrorLog:
             if len(keys) == 1:
                 _LOGGER.warning("%s: point %s failed: %s", self._title(), keys[0], error)
             else:
-                _LOGGER.warning("%s: %d points failed: %s (%s)", self._title(), len(keys), error, ", ".join(keys))
+                _LOGGER.warning(
+                    "%s: %d points failed: %s (%s)", self._title(), len(keys), error, ", ".join(keys)
+                )
         back = sorted(set(self._reported) - set(errors))
         if back:
             _LOGGER.info("%s: %s answer again", self._title(), ", ".join(back))

@@ -43,7 +43,9 @@ def test_depth_ignores_brackets_inside_strings_and_allows_real_documents() -> No
 def test_oversized_payload_is_refused_before_decoding() -> None:
     values, errors = TopicParser(POINTS).parse(b" " * (MAX_PAYLOAD_BYTES + 1))
     assert values == {}
-    assert errors == {"temperature": f"too large: {MAX_PAYLOAD_BYTES + 1} bytes (at most {MAX_PAYLOAD_BYTES})"}
+    assert errors == {
+        "temperature": f"too large: {MAX_PAYLOAD_BYTES + 1} bytes (at most {MAX_PAYLOAD_BYTES})"
+    }
 
 
 def test_reasons_carry_only_an_excerpt_of_the_payload() -> None:

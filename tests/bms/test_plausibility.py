@@ -87,7 +87,9 @@ def test_counter_backwards_too_fast_and_daily_reset() -> None:
 
 def test_counter_without_a_known_rate_still_never_goes_backwards() -> None:
     clock = Clock()
-    checker = PlausibilityChecker({"c": make_rule(unit=None, device_class=None, state_class="total_increasing")}, clock)
+    checker = PlausibilityChecker(
+        {"c": make_rule(unit=None, device_class=None, state_class="total_increasing")}, clock
+    )
     assert checker.check("c", 100) is None
     clock.now += 1
     assert checker.check("c", 10**9) is None
@@ -98,7 +100,10 @@ def test_counter_without_a_known_rate_still_never_goes_backwards() -> None:
 def test_profile_fields_are_validated() -> None:
     base = {"key": "e", "register": "input", "address": 0, "type": "uint32", "unit": "kWh"}
     profile = parse_profile(
-        {"name": "m", "points": [{**base, "state_class": "total_increasing", "valid_max": 5e6, "max_rate": 50}]},
+        {
+            "name": "m",
+            "points": [{**base, "state_class": "total_increasing", "valid_max": 5e6, "max_rate": 50}],
+        },
         "m.yaml",
         "m",
     )
@@ -124,7 +129,9 @@ def test_excerpt_is_short() -> None:
     assert len(excerpt("x" * 200_000)) < 100
 
 
-async def test_absurd_answers_of_a_real_device_are_all_refused(fault_device: Callable[..., FaultDevice]) -> None:
+async def test_absurd_answers_of_a_real_device_are_all_refused(
+    fault_device: Callable[..., FaultDevice],
+) -> None:
     """The readings the fault report saw (3270.4 °C setpoints, 32704 %, 214,332,204.8 kWh)."""
     device = fault_device("hvac_unit")
     profile = CATALOG.profiles["hvac_unit"]

@@ -282,7 +282,11 @@ async def test_read_points_lists_points_and_reports_an_unreachable_device_withou
     assert response["points"]["cooling_setpoint"] == {
         "name": "Cooling setpoint", "unit": "°C", "writable": True, "min": 18, "max": 30, "step": 0.5,
     }  # fmt: skip
-    assert response["points"]["zone_temperature"] == {"name": "Zone temperature", "unit": "°C", "writable": False}
+    assert response["points"]["zone_temperature"] == {
+        "name": "Zone temperature",
+        "unit": "°C",
+        "writable": False,
+    }
     assert set(response["points"]) == set(response["values"])
     device.set(mode="absurd")
     response = await hass.services.async_call(

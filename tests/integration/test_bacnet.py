@@ -209,7 +209,12 @@ async def test_read_points_of_a_cov_device_gives_latest_values_and_lists_points(
         DOMAIN, "read_points", {"config_entry_id": entry.entry_id}, blocking=True, return_response=True
     )
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert response["values"] == {"ai_1": 23.0, "av_1": 21.0, "ai_2": 600.0, "msv_1": response["values"]["msv_1"]}
+    assert response["values"] == {
+        "ai_1": 23.0,
+        "av_1": 21.0,
+        "ai_2": 600.0,
+        "msv_1": response["values"]["msv_1"],
+    }
     assert isinstance(response["values"]["msv_1"], str)
     assert response["errors"] == {}
     assert response["source"] == {"ai_1": "pushed", "av_1": "pushed", "msv_1": "pushed", "ai_2": "read"}

@@ -76,10 +76,16 @@ async def test_diagnostics_of_an_mqtt_device_redact_its_topics(
     }
 
 
-async def test_diagnostics_of_the_addon_link_redact_token_and_url(hass: HomeAssistant, addon: AddonStandIn) -> None:
-    result: Any = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+async def test_diagnostics_of_the_addon_link_redact_token_and_url(
+    hass: HomeAssistant, addon: AddonStandIn
+) -> None:
+    result: Any = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "addon"})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": addon.url, "token": TOKEN})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": addon.url, "token": TOKEN}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     await hass.async_block_till_done()
     entry = result["result"]
