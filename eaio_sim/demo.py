@@ -41,6 +41,7 @@ from .demo_addon import (
     wait_backfill,
 )
 from .demo_args import parser
+from .demo_control import carry_out_plan
 from .demo_equipment import BATTERY_PROFILE, PLUG_PROFILE, Equipment, find_equipment, set_energy_dashboard
 from .hass_process import (
     DOMAIN,
@@ -365,6 +366,7 @@ class Demo:
         if agent is None:
             raise DemoError("EAIO's add-on entry has no conversation agent")
         print(f'\nAsked {agent} "{QUESTION}":\n  {await ask(api, agent)}', flush=True)
+        await carry_out_plan(api, entry_id, self.equipment)
 
     async def start(self) -> None:
         print(f"Starting the simulated building and Home Assistant (config {self.config}) ...", flush=True)

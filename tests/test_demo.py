@@ -83,6 +83,11 @@ def test_demo_sets_up_modbus_bacnet_and_mqtt_devices(tmp_path: Path) -> None:
     assert re.search(r"^  - .*[Bb]attery.* \(load\)$", done.stdout, re.M), report
     assert re.search(r"^Energy dashboard: grid sensor\.\S+, battery .*; its validation reports nothing$",
                      done.stdout, re.M), report
+    # The battery declared as a controllable carries out the plan's current slot: a dry run first that changes
+    # nothing, then the setpoint commanded through the guard, and the simulated inverter following it.
+    assert re.search(r"^  dry run: slot \S+: would set -?[\d.]+ kW; nothing was changed$", done.stdout, re.M), report
+    assert re.search(r"^  live: slot \S+: commanded -?[\d.]+ kW; setpoint now -?[\d.]+ kW, measured -?[\d.]+ kW",
+                     done.stdout, re.M) or "live: nothing to command in this slot" in done.stdout, report
     # The demo's state file names the ports the next run tries first.
     saved = (tmp_path / "config" / "eaio_demo.json").read_text()
     assert '"bacnet"' in saved and '"mqtt"' in saved and '"addon"' in saved
