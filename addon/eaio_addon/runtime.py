@@ -19,10 +19,11 @@ from .agents.swarm import AgentSwarm
 from .api import build_app, ha_origin
 from .api_token import TOKEN_FILE, load_or_create_api_token
 from .collector import DAY_S, RECORDER_LAG, Collector
-from .discovery import announce
+from .discovery import announce, announce_mcp
 from .ha_link import HaError, HaLink, LinkState
 from .llm import LocalLlm
 from .mcp_servers import EnergyBackend, McpHttpServer, StoreEnergyBackend, mqtt_settings
+from .mcp_servers.ha_auth import HaAuth, ha_vouches_at
 from .mcp_servers.mqtt_tools import eaio_device_topics
 from .options import Options
 from .outbox import OutboxSender
@@ -30,6 +31,7 @@ from .store import OutboxItem, Store, StoreDb
 from .supervision import Supervisor, Work
 
 _LOGGER = logging.getLogger(__name__)
+SUPERVISED_HA = "http://homeassistant:8123"  # Home Assistant on the Supervisor's network
 
 PURGE_EVERY = 3600.0
 
@@ -144,6 +146,9 @@ class Runtime:
         if settings.mode == "supervisor" and settings.supervisor_token:
             session, token = self._session, settings.supervisor_token
             self._spawn("discovery", lambda: announce(session, token, self.port, self.api_token))
+            if self._mcp is not None:
+                mcp_port = self._mcp.port
+                self._spawn("mcp discovery", lambda: announce_mcp(session, token, mcp_port))
 
     async def _start_mcp(self) -> None:
         options = self.settings.options
@@ -155,7 +160,7 @@ class Runtime:
         self._mcp = McpHttpServer(backend, lambda: self.link, mqtt_settings(
             options.mqtt_host, options.mqtt_port, options.mqtt_username, options.mqtt_password,
             options.mqtt_allowed_topics, options.mqtt_read_topics,
-            lambda: eaio_device_topics(self.link.call)), lambda: self.api_token)
+            lambda: eaio_device_topics(self.link.call)), lambda: self.api_token, self._mcp_auth())
         # An API on any free port (the tests) takes any free MCP port too, so parallel runs do not collide.
         port = 0 if self.settings.port == 0 else options.mcp_port
         try:
@@ -164,6 +169,20 @@ class Runtime:
             _LOGGER.error("MCP servers not started on %s:%d: %s", self.settings.host, port, exc)
             self._mcp = None
 
+    def _mcp_auth(self) -> HaAuth:
+        """MCP clients may also log in through Home Assistant (OAuth); the add-on asks Home Assistant
+        whether their token is its own. Inside the Supervisor, Home Assistant answers on its own
+        network at homeassistant:8123; people reach it at the address its configuration gives."""
+        origin = ha_origin(self.settings.ha_ws_url)
+        supervised = self.settings.mode == "supervisor"
+        rest = SUPERVISED_HA if supervised else (origin or SUPERVISED_HA)
+
+        def public_url() -> str | None:
+            configured = self.ha_config.get("internal_url") or self.ha_config.get("external_url")
+            return configured or (None if supervised else origin)
+
+        return HaAuth(public_url, ha_vouches_at(lambda: self._session, rest))
+
     async def _read_ha_config(self) -> None:
         try:
             config = await self.link.call({"type": "get_config"})
@@ -171,7 +190,7 @@ class Runtime:
             _LOGGER.warning("Home Assistant's configuration (time zone, currency) not read: %s", exc)
             return
         if isinstance(config, dict):
-            self.ha_config = {key: str(config[key]) for key in ("time_zone", "currency")
+            self.ha_config = {key: str(config[key]) for key in ("time_zone", "currency", "internal_url", "external_url")
                               if isinstance(config.get(key), str) and config[key]}
 
     def mcp_url(self, server_name: str = "all") -> str:

@@ -64,7 +64,7 @@ def test_identity_and_permissions(config: dict[str, Any]) -> None:
     assert sorted(config["arch"]) == ["aarch64", "amd64"]
     assert config["homeassistant_api"] is True
     assert not config.get("hassio_api", False)  # discovery needs none (see the comment in config.yaml)
-    assert config["discovery"] == ["eaio"]
+    assert config["discovery"] == ["eaio", "mcp"]  # the integration, and the MCP server for Home Assistant's client
     assert config["ingress"] is True
     assert config.get("ingress_port", 8099) == DEFAULT_PORT
     assert f"{DEFAULT_PORT}/tcp" in config["ports"]

@@ -1,4 +1,5 @@
-"""One ASGI app with every MCP server on streamable HTTP, behind the add-on's bearer token.
+"""One ASGI app with every MCP server on streamable HTTP, behind a bearer token (the add-on's own, or
+one Home Assistant issued and vouches for: ``ha_auth``).
 
 Paths: ``/energy/mcp``, ``/modbus/mcp``, ``/bacnet/mcp``, ``/mqtt/mcp`` (one category each) and
 ``/mcp`` (all tools; their names start with the category). uvicorn runs inside the add-on's own
@@ -28,6 +29,7 @@ from .. import __version__
 from .backend import EnergyBackend, HaServices
 from .energy_tools import add_energy_tools
 from .fieldbus_tools import add_fieldbus_tools
+from .ha_auth import AUTHORIZATION_SERVER_PATH, PROTECTED_RESOURCE_PATH, HaAuth
 from .mqtt_tools import MqttSettings, add_mqtt_tools
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,34 +65,76 @@ def build_servers(backend: Callable[[], EnergyBackend], ha: Callable[[], HaServi
 
 
 class BearerGate:
-    """Refuses every request without the right ``Authorization: Bearer`` token (401) before MCP sees it."""
+    """Refuses every request without an accepted ``Authorization: Bearer`` token (401) before MCP sees it.
 
-    def __init__(self, app: ASGIApp, token: Callable[[], str]) -> None:
+    Accepted: the add-on's own token, or, with ``ha_auth``, a token Home Assistant vouches for. The
+    OAuth metadata that tells a client where to get such a token is served without one; a 401 points
+    to it (``WWW-Authenticate: Bearer resource_metadata=...``).
+    """
+
+    def __init__(self, app: ASGIApp, token: Callable[[], str], ha_auth: HaAuth | None = None) -> None:
         self._app = app
         self._token = token
+        self._ha_auth = ha_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = given.partition(" ")
-        expected = self._token()
-        # Bytes, not text: compare_digest refuses non-ASCII text with a TypeError (a 500, not a 401).
-        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
-                token.strip().encode("latin-1"), expected.encode("utf-8")):
-            reason = "missing bearer token" if not given else "wrong bearer token"
-            body = json.dumps({"error": "unauthorized", "message": reason}).encode()
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="eaio"'),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+        path = str(scope.get("path") or "")
+        base = _origin(scope, headers)
+        if path.startswith(PROTECTED_RESOURCE_PATH) or path == AUTHORIZATION_SERVER_PATH:
+            await self._metadata(path, base, send)
             return
-        await self._app(scope, receive, send)
+        given = headers.get(b"authorization", b"")
+        scheme, _, raw = given.partition(b" ")
+        token = raw.strip()
+        expected = self._token().encode()
+        # Bytes, not text: a header with any bytes at all is compared, never decoded into an error.
+        if scheme.lower() == b"bearer" and expected and hmac.compare_digest(token, expected):
+            await self._app(scope, receive, send)
+            return
+        if (scheme.lower() == b"bearer" and self._ha_auth is not None
+                and await self._ha_auth.accepts(token.decode("latin-1"))):
+            await self._app(scope, receive, send)
+            return
+        reason = "missing bearer token" if not given else "wrong bearer token"
+        challenge = 'Bearer realm="eaio"'
+        if self._ha_auth is not None and self._ha_auth.public_url():
+            challenge += f', resource_metadata="{base}{PROTECTED_RESOURCE_PATH}"'
+        await _send_json(send, 401, {"error": "unauthorized", "message": reason},
+                         [(b"www-authenticate", challenge.encode())])
+
+    async def _metadata(self, path: str, base: str, send: Send) -> None:
+        auth = self._ha_auth
+        body: dict[str, object] | None = None
+        if auth is not None and path == AUTHORIZATION_SERVER_PATH:
+            body = auth.authorization_server()
+        elif auth is not None:
+            # /.well-known/oauth-protected-resource/<path>: the metadata of the resource at <path>.
+            body = auth.protected_resource(base + (path[len(PROTECTED_RESOURCE_PATH):] or path_of(ALL_TOOLS)))
+        if body is None:
+            await _send_json(send, 404, {"error": "not_found",
+                                         "message": "no OAuth here: Home Assistant's address is not known"})
+            return
+        await _send_json(send, 200, body)
 
 
-def build_app(servers: dict[str, MCPServer], token: Callable[[], str]) -> ASGIApp:
+def _origin(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    host = headers.get(b"host", b"").decode("latin-1") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+async def _send_json(send: Send, status: int, body: dict[str, object],
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *(extra or [])]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def build_app(servers: dict[str, MCPServer], token: Callable[[], str], ha_auth: HaAuth | None = None) -> ASGIApp:
     routes: list[BaseRoute] = []
     for name, server in servers.items():
         # host="0.0.0.0": no DNS-rebinding host check; clients reach the add-on by many names, and the
@@ -104,7 +148,7 @@ def build_app(servers: dict[str, MCPServer], token: Callable[[], str]) -> ASGIAp
                 await stack.enter_async_context(server.session_manager.run())
             yield
 
-    return BearerGate(Starlette(routes=routes, lifespan=lifespan), token)
+    return BearerGate(Starlette(routes=routes, lifespan=lifespan), token, ha_auth)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -118,9 +162,9 @@ class McpHttpServer:
     """The MCP servers on streamable HTTP; ``start``/``stop`` inside the running asyncio loop."""
 
     def __init__(self, backend: Callable[[], EnergyBackend], ha: Callable[[], HaServices], mqtt: MqttSettings,
-                 token: Callable[[], str]) -> None:
+                 token: Callable[[], str], ha_auth: HaAuth | None = None) -> None:
         self.servers = build_servers(backend, ha, mqtt)
-        self._app = build_app(self.servers, token)
+        self._app = build_app(self.servers, token, ha_auth)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._host = "127.0.0.1"
