@@ -21,7 +21,16 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..engine.optimize import Battery, DeferrableRun, EVCharge, Plan, PlanInfeasible, SiteInputs, make_plan
+from ..engine.optimize import (
+    Battery,
+    DeferrableRun,
+    EVCharge,
+    Plan,
+    PlanInfeasible,
+    SiteInputs,
+    make_plan,
+    plan_battery_safe,
+)
 from ..engine.patterns import AlwaysOnWaste
 from ..engine.series import HOUR, FloatArray
 from ..options import EV_CHARGER_EFFICIENCY, BatteryOptions, DeferrableLoad, EvOptions
@@ -32,6 +41,7 @@ from .candidate import Candidate
 from .feedback import Measured, delivered_in_plan, open_window, planned_in, run_done, run_in_progress
 from .optimizers import per_day, site_inputs
 from .plan_push import BATTERY_KEY, CAR_KEY, LoadPlanParts
+from .pv_alert import pv_alert
 from .site import RunContext
 
 SOC_LOOKBACK = timedelta(days=2)  # an older state of charge says nothing about the battery now
@@ -102,6 +112,9 @@ class LoadAgent(Agent):
         waste = (ctx.analysis or {}).get("waste")
         if isinstance(waste, AlwaysOnWaste) and waste.excess_kw > 0:
             out.append(_waste_candidate(ctx, waste))
+        alert = await asyncio.to_thread(pv_alert, ctx)  # a dead or shaded PV array, with its evidence
+        if alert is not None:
+            out.append(alert)
         return out
 
     async def _shift_candidate(self, ctx: RunContext, site: SiteInputs, battery: Battery | None,
@@ -157,7 +170,7 @@ def battery_spec(battery: BatteryOptions, soc_pct: float) -> Battery:
     return Battery.with_round_trip(
         capacity, battery.max_power_kw, battery.round_trip_efficiency,
         initial_soc_kwh=initial, soc_min_kwh=capacity * battery.min_soc / 100.0,
-        soc_max_kwh=capacity * battery.max_soc / 100.0, terminal_soc_kwh=initial)
+        soc_max_kwh=capacity * battery.max_soc / 100.0, terminal_soc_kwh=initial, cycle_cost=battery.cycle_cost)
 
 
 def _stretches(power: FloatArray) -> Iterator[tuple[int, int]]:
@@ -328,6 +341,8 @@ def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: Si
 
 
 def _plan(site: SiteInputs, battery: Battery | None, shifts: Sequence[Shift | DeferrableRun | EVCharge]) -> Plan:
+    if battery is not None and not shifts:  # never expected to do worse than the battery's own mode
+        return plan_battery_safe(site, battery)
     parts = [(s.run or s.ev) if isinstance(s, Shift) else s for s in shifts]
     return make_plan(site, battery=battery, evs=[p for p in parts if isinstance(p, EVCharge)],
                      deferrables=[p for p in parts if isinstance(p, DeferrableRun)])
