@@ -73,7 +73,7 @@ class LoadAgent(Agent):
         plan: Plan | None = None
         while spec is not None or shifts:
             try:
-                plan = await asyncio.to_thread(_plan, site, spec, shifts)
+                plan = await asyncio.to_thread(_plan, site, spec, shifts, _band(ctx, site.hours))
                 break
             except PlanInfeasible as err:  # the waste check below still runs
                 what = ["the battery"] * (spec is not None) + [s.label for s in shifts]
@@ -340,9 +340,17 @@ def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: Si
     return out
 
 
-def _plan(site: SiteInputs, battery: Battery | None, shifts: Sequence[Shift | DeferrableRun | EVCharge]) -> Plan:
+def _band(ctx: RunContext, hours: int) -> tuple[FloatArray, FloatArray] | None:
+    """The load forecast's P10 and P90 for the plan's hours: the margin a battery cycle must clear."""
+    if ctx.forecast is None or len(ctx.forecast) < hours:
+        return None
+    return ctx.forecast.p10[:hours], ctx.forecast.p90[:hours]
+
+
+def _plan(site: SiteInputs, battery: Battery | None, shifts: Sequence[Shift | DeferrableRun | EVCharge],
+          band: tuple[FloatArray, FloatArray] | None = None) -> Plan:
     if battery is not None and not shifts:  # never expected to do worse than the battery's own mode
-        return plan_battery_safe(site, battery)
+        return plan_battery_safe(site, battery, load_band=band)
     parts = [(s.run or s.ev) if isinstance(s, Shift) else s for s in shifts]
     return make_plan(site, battery=battery, evs=[p for p in parts if isinstance(p, EVCharge)],
                      deferrables=[p for p in parts if isinstance(p, DeferrableRun)])
