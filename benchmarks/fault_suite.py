@@ -98,6 +98,7 @@ async def modbus_fault(workdir: Path, fault: str, request_timeout: float, gatewa
             device.set(mode="exception", code=11, delay=gateway_delay)
         elif fault == "absurd":
             device.set(mode="absurd")
+        await asyncio.sleep(POLL_INTERVAL)  # the next poll comes after the fault, as it would
         result, seconds = await poll(client, plan)
         refused = 0
         if result is not None:
@@ -138,6 +139,7 @@ async def bacnet_vanishes(request_timeout: float) -> Row:
     try:
         assert not (await client.read_values(sim.address, objects)).errors
         sim.stop()
+        await asyncio.sleep(POLL_INTERVAL)
         started = time.perf_counter()
         try:
             await client.read_values(sim.address, objects)
