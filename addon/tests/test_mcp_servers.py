@@ -356,3 +356,15 @@ async def test_a_taken_port_is_an_error_not_an_exit(server: tuple[McpHttpServer,
     await second.stop()
     async with open_client_session(mcp.url("energy"), TOKEN) as s:  # the first one still serves
         assert _json(await s.call_tool("energy_status", {}))["status"] == "ok"
+
+
+async def test_every_schema_fits_home_assistants_mcp_client() -> None:
+    """Home Assistant's MCP client (2026.2) converts each tool's schema and drops the whole server when one
+    fails; the keywords it cannot convert (tests/integration/test_ha_mcp_client.py found maxItems) stay out."""
+    from eaio_addon.mcp_servers.http_server import build_servers
+
+    servers = build_servers(lambda: MemoryBackend(), lambda: None, MqttSettings(None))  # type: ignore[arg-type,return-value]
+    schemas = json.dumps([tool.input_schema for tool in await servers["all"].list_tools()])
+    for keyword in ("maxItems", "minItems", "uniqueItems", "$ref", "allOf"):
+        assert f'"{keyword}"' not in schemas, keyword
+

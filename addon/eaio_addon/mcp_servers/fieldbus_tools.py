@@ -63,6 +63,7 @@ def _mapping(value: Any) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
+MAX_POINTS = 200
 POINT_FIELDS = ("name", "unit", "writable", "min", "max", "step", "options")
 
 
@@ -125,8 +126,13 @@ def add_fieldbus_tools(server: MCPServer, bus: FieldBus, ha: HaGetter) -> None:
 
     async def read_points(
         config_entry_id: EntryId,
-        points: Annotated[list[PointKey] | None, Field(max_length=200, description="omit for all points")] = None,
+        # No maxItems in the schema: Home Assistant's MCP client (2026.2) cannot convert it and would drop
+        # the whole server; the bound is checked here instead.
+        points: Annotated[list[PointKey] | None, Field(description=f"omit for all points; at most {MAX_POINTS}")]
+        = None,
     ) -> dict[str, Any]:
+        if points is not None and len(points) > MAX_POINTS:
+            raise ToolError(f"at most {MAX_POINTS} points per read, got {len(points)}")
         return await read(config_entry_id, points)
 
     async def write_point(config_entry_id: EntryId, point: PointKey, value: float | bool | str) -> dict[str, Any]:
