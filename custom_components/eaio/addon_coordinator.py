@@ -28,7 +28,11 @@ HEALTH_INTERVAL = timedelta(seconds=30)
 
 STATUS_SPECS = [
     EntitySpec(
-        key="addon_status", name="Add-on status", platform=Platform.SENSOR, text=True, icon="mdi:robot"
+        key="addon_status",
+        name="Add-on status",
+        platform=Platform.SENSOR,
+        text=True,
+        translation_key="addon_status",
     ),
     EntitySpec(
         key="backfill_progress",
@@ -36,7 +40,7 @@ STATUS_SPECS = [
         platform=Platform.SENSOR,
         unit="%",
         state_class="measurement",
-        icon="mdi:database-import",
+        translation_key="backfill_progress",
         diagnostic=True,
     ),
     # How far the add-on's load forecasts (as issued, a day or two ahead) were from the meter over
@@ -48,7 +52,7 @@ STATUS_SPECS = [
         unit="%",
         state_class="measurement",
         precision=1,
-        icon="mdi:chart-bell-curve",
+        translation_key="forecast_error",
     ),
     EntitySpec(
         key="verified_savings",
@@ -57,7 +61,7 @@ STATUS_SPECS = [
         unit="kWh",
         state_class="total",
         precision=1,
-        icon="mdi:check-decagram",
+        translation_key="verified_savings",
     ),
 ]
 

@@ -43,6 +43,13 @@ class EaioPointEntity(CoordinatorEntity[EaioCoordinator]):
 
 def description_kwargs(point: EntitySpec) -> dict[str, object]:
     """Fields every entity description shares, taken from the profile."""
+    if point.translation_key is not None:
+        # EAIO's own entities: name from the translation files, icon from icons.json.
+        return {
+            "key": point.key,
+            "translation_key": point.translation_key,
+            "entity_registry_enabled_default": point.enabled_by_default,
+        }
     return {
         "key": point.key,
         "name": point.name,

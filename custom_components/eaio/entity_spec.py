@@ -30,6 +30,9 @@ class EntitySpec:
     options: tuple[str, ...] = ()
     text: bool = False
     diagnostic: bool = False
+    # EAIO's own entities (not a device's points) are named by the translation files and drawn
+    # by icons.json under this key; a point's name and icon are the profile's.
+    translation_key: str | None = None
 
 
 def spec_from_modbus(point: Point) -> EntitySpec:
@@ -82,8 +85,8 @@ INVALID_PAYLOADS = EntitySpec(
     name="Invalid payloads",
     platform=Platform.SENSOR,
     state_class="total_increasing",
-    icon="mdi:message-alert",
     diagnostic=True,
+    translation_key="invalid_payloads",
 )
 
 INVALID_READINGS = EntitySpec(
@@ -91,6 +94,6 @@ INVALID_READINGS = EntitySpec(
     name="Invalid readings",
     platform=Platform.SENSOR,
     state_class="total_increasing",
-    icon="mdi:alert-circle-check-outline",
     diagnostic=True,
+    translation_key="invalid_readings",
 )
