@@ -159,6 +159,10 @@ def _remove_unpolled_entities(
     hass: HomeAssistant, entry: EaioConfigEntry, coordinator: EaioCoordinator
 ) -> None:
     """Points the user turned off in the options are neither polled nor kept as entities."""
+    if isinstance(coordinator, AddonCoordinator):
+        # The link's entities (recommendations, plan, controllables, the agent) are not points:
+        # removing them on each start would lose what a person set on them (entity id, area).
+        return
     registry = er.async_get(hass)
     polled = {f"{entry.unique_id}_{p.key}" for p in coordinator.specs}
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):

@@ -200,3 +200,29 @@ async def test_an_entry_of_a_newer_version_is_not_touched(hass: HomeAssistant) -
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
+
+
+async def test_the_addon_links_entities_keep_what_a_person_set_across_a_restart(
+    hass: HomeAssistant, addon: AddonStandIn
+) -> None:
+    result: Any = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "addon"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": addon.url, "token": TOKEN}
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    ids = entity_ids(hass, entry)
+    renamed = {}
+    for key in ("open_recommendations", "addon_status", "assistant"):
+        new_id = f"{ids[key].split('.')[0]}.my_{key}"
+        registry.async_update_entity(ids[key], new_entity_id=new_id, name=f"My {key}")
+        renamed[key] = new_id
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    after = entity_ids(hass, entry)
+    assert {k: after[k] for k in renamed} == renamed
+    assert all(registry.async_get(e).name == f"My {k}" for k, e in renamed.items())  # type: ignore[union-attr]
