@@ -428,7 +428,7 @@ class PlanExecutor:
                 state.status, state.reason = "error", f"{missing} no longer exists"
                 self._changed()
             return
-        if state.status == "error":
+        if state.status == "error" and (state.reason or "").endswith("no longer exists"):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             state.status, state.reason = "idle", None
             self._changed()
@@ -452,6 +452,20 @@ class PlanExecutor:
             await self._failsafe(key, controllable, plan, state.fault)
             return
         item = plan.items[controllable.plan_key]
+        if item.kind != controllable.kind:
+            # A battery's plan sent to a switch (or the like) is a mistake to report, not to guess at.
+            if state.reason != f"kind {item.kind}":
+                _LOGGER.error(
+                    "Plan item %s is a %s but its controllable is a %s: EAIO sends it nothing",
+                    item.key,
+                    item.kind,
+                    controllable.kind,
+                )
+                state.status, state.reason = "error", f"kind {item.kind}"
+                self._record(plan, key, None, None, None, "refused", state.dry_run, controllable,
+                             f"the plan's {item.kind} does not fit a {controllable.kind}")  # fmt: skip
+                self._changed()
+            return
         slot = plan.slot_at(item.key, now)
         target, slot_start, reason = self._target(item, plan, now)
         if slot is None and slot_start is None:

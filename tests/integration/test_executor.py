@@ -406,3 +406,26 @@ async def test_bacnet_zone_setpoint_relinquished_when_the_plan_ends(
     await at(hass, freezer, T0 + timedelta(hours=1))
     # Back to the device's own control: EAIO's priority is empty again.
     assert (await probe.read_priority_array(sim.address, ("analogValue", 1)))[15] is None
+
+
+async def test_allowed_hours_and_a_plan_item_of_another_kind(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.config.async_set_time_zone("UTC")
+    # Commands only from 16:00 local time; the plan starts at 15:00.
+    entry, events = await setup(hass, addon, freezer, allowed_hours="16:00-22:00")
+    await add_controllable(hass, entry, "appliance", plan_key="car", entity_id="input_boolean.charger",
+                           max_changes_per_hour=4)  # fmt: skip
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": autopilot_switch(hass, "car")}, blocking=True
+    )
+    car = {"key": "car", "kind": "ev", "slots": [{"start": T0.isoformat(), "value": 7.0}]}
+    await submit_plan(hass, battery_plan(items=[car]))
+    await at(hass, freezer, T0)
+    steps = {e.data["key"]: e.data for e in events if e.event_type == "eaio_plan_step"}
+    assert steps["battery"]["outcome"] == "refused" and power(hass) == 0.0
+    assert steps["car"]["outcome"] == "refused"  # a car's plan does not drive an appliance's switch
+    assert hass.states.get("input_boolean.charger").state == "off"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert power(hass) == -1.5
+    assert len([e for e in events if e.data.get("key") == "car"]) == 1  # reported once, not every slot
