@@ -429,3 +429,30 @@ async def test_allowed_hours_and_a_plan_item_of_another_kind(
     await at(hass, freezer, T0 + timedelta(hours=1))
     assert power(hass) == -1.5
     assert len([e for e in events if e.data.get("key") == "car"]) == 1  # reported once, not every slot
+
+
+async def test_car_timed_start_switches_on_for_the_run(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer)
+    await add_controllable(hass, entry, "ev", plan_key="car", switch_entity="input_boolean.charger",
+                           max_changes_per_hour=4)  # fmt: skip
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": autopilot_switch(hass, "car")}, blocking=True
+    )
+    run = {"start": (T0 + timedelta(hours=1)).isoformat(), "end": (T0 + timedelta(hours=3)).isoformat()}
+    car = {"key": "car", "kind": "ev", "run": run,
+           "slots": [{"start": (T0 + timedelta(hours=h)).isoformat(), "value": 7.0 if h in (1, 2) else 0.0}
+                     for h in range(4)]}  # fmt: skip
+    await submit_plan(hass, battery_plan(items=[car]))
+    charger = "input_boolean.charger"
+    await at(hass, freezer, T0)
+    assert hass.states.get(charger).state == "off"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert hass.states.get(charger).state == "on"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    assert hass.states.get(charger).state == "on"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=3))
+    assert hass.states.get(charger).state == "off"  # type: ignore[union-attr]
+    outcomes = [(e.data["slot_start"], e.data["outcome"]) for e in events if e.data.get("key") == "car"]
+    assert [o for _s, o in outcomes] == ["unchanged", "set", "set"]
