@@ -36,6 +36,7 @@ from .demo_addon import (
     link_addon,
     recommendation_sensors,
     run_optimization,
+    spawn_addon,
     start_addon,
     summary_sensor,
     wait_backfill,
@@ -157,6 +158,7 @@ class Demo:
         self.state: dict[str, Any] = {}
         self.addon_recommendations = 0
         self.equipment = Equipment()
+        self.early_addon: tuple[Child, str] | None = None
         self.session: aiohttp.ClientSession | None = None
         self._drains: list[asyncio.Task[None]] = []
 
@@ -230,6 +232,19 @@ class Demo:
         await self._start_until_ready("the MQTT room sensor", argv, self.config / "eaio_sim_mqtt.log",
                                       "READY mqtt_sensors",
                                       env={**os.environ, PASSWORD_ENV: BROKER_LOGIN.password})
+
+    async def start_addon_early(self) -> None:
+        """On a rerun the add-on starts before Home Assistant, as under the Supervisor, so EAIO's add-on link
+        finds it at Home Assistant's start instead of logging it unreachable; it connects once Home Assistant
+        is up. The first run has no token for it yet."""
+        state = self.state.get("addon", {})
+        token, options = state.get("ha_token"), self.config / "eaio_addon" / "options.yaml"
+        if not isinstance(token, str) or not options.exists():
+            return
+        child, url = await spawn_addon(f"http://{LOOPBACK}:{self.http_port}", self.config / "eaio_addon",
+                                       self.config / "eaio_addon.log", state, token, equipment=None)
+        self.children.append(child)
+        self.early_addon = (child, url)
 
     async def start_hass(self) -> None:
         hass_bin = Path(sys.executable).parent / "hass"
@@ -335,8 +350,9 @@ class Demo:
         state: dict[str, Any] = self.state.setdefault("addon", {})
         print("\nStarting the EAIO add-on (standalone, no language model) ...", flush=True)
         child, url, api_token = await start_addon(api, self.config / "eaio_addon", self.config / "eaio_addon.log",
-                                                  state, self.equipment.addon_options())
-        self.children.append(child)
+                                                  state, self.equipment.addon_options(), self.early_addon)
+        if self.early_addon is None:
+            self.children.append(child)
         self._save()
         backfill = await wait_backfill(api, url, api_token)
         print(f"  history read from the recorder: {backfill.get('entities')} entities", flush=True)
@@ -380,6 +396,7 @@ class Demo:
         await self.start_simulator()
         await self.start_bacnet()
         await self.start_mqtt()
+        await self.start_addon_early()
         await self.start_hass()
         assert self.hass is not None
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

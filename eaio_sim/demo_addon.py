@@ -85,21 +85,34 @@ def _api_token(data_dir: Path) -> str | None:
         return None
 
 
-async def start_addon(api: HassApi, data_dir: Path, log: Path, state: dict[str, Any],
-                      equipment: str = "") -> tuple[Child, str, str]:
-    """Start the add-on on the last run's port if free; returns it, its URL and its API token once it is
-    connected to Home Assistant."""
-    python, options = _prepare(data_dir, equipment)
-    token = await ha_token(api, state)
+async def spawn_addon(base_url: str, data_dir: Path, log: Path, state: dict[str, Any], token: str,
+                      equipment: str | None = "") -> tuple[Child, str]:
+    """Start the add-on on the last run's port if free with Home Assistant's ``token``; returns it and its URL.
+    It connects to Home Assistant by itself, retrying while Home Assistant is not up yet. ``equipment``
+    None keeps the options file of the last run."""
+    if equipment is None:
+        python, options = ADDON_VENV / "bin" / "python", data_dir / "options.yaml"
+    else:
+        python, options = _prepare(data_dir, equipment)
     state["ha_token"] = token
     port = pick_port(int(state.get("port", 0)))
     state["port"] = port
     env = {**os.environ, "EAIO_HA_TOKEN": token}
-    child = await spawn("the EAIO add-on", [str(python), "-m", "eaio_addon", "--ha-url", api.base_url,
+    child = await spawn("the EAIO add-on", [str(python), "-m", "eaio_addon", "--ha-url", base_url,
                                             "--data-dir", str(data_dir), "--options", str(options),
                                             "--host", LOOPBACK, "--port", str(port)],
                         log, cwd=ROOT / "addon", env=env)
-    url = f"http://{LOOPBACK}:{port}"
+    return child, f"http://{LOOPBACK}:{port}"
+
+
+async def start_addon(api: HassApi, data_dir: Path, log: Path, state: dict[str, Any],
+                      equipment: str = "", running: tuple[Child, str] | None = None) -> tuple[Child, str, str]:
+    """Start the add-on (or take the one ``running``, started before Home Assistant); returns it, its URL
+    and its API token once it is connected to Home Assistant."""
+    if running is not None:
+        child, url = running
+    else:
+        child, url = await spawn_addon(api.base_url, data_dir, log, state, await ha_token(api, state), equipment)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ADDON_START_TIMEOUT
     health: dict[str, Any] | None = None

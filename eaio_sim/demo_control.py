@@ -97,6 +97,8 @@ async def carry_out_plan(api: HassApi, entry_id: str, equipment: Equipment) -> N
         await _turn(api, equipment.battery_control, True)
     autopilot = await _switch_of(api, entry_id, BATTERY_KEY, "autopilot")
     dry_run = await _switch_of(api, entry_id, BATTERY_KEY, "dry_run")
+    # A rerun finds autopilot as the last run left it: off first, so the dry run below is the first step.
+    await _turn(api, autopilot, False)
 
     since = datetime.now(UTC) - timedelta(seconds=1)
     await _turn(api, dry_run, True)
