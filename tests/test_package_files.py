@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 import re
@@ -40,11 +41,35 @@ def test_hacs_and_brand() -> None:
 def test_every_raised_translation_key_exists() -> None:
     exceptions = _translations()["exceptions"]
     assert isinstance(exceptions, dict)
-    raised = set(
-        re.findall(r'translation_key="([a-z_]+)"', "".join(p.read_text() for p in PACKAGE.glob("*.py")))
-    )
+    raised = _translation_keys_of_calls(re.compile(r"(Error|Exception|Failed|NotReady)$"))
+    assert raised, "no exception with a translation key found: the search is broken"
     raised |= {"write_" + r for r in _refusal_reasons()}
     assert raised - set(exceptions) == set()
+
+
+def test_every_repair_issue_is_translated() -> None:
+    issues = _translations().get("issues", {})
+    assert isinstance(issues, dict)
+    assert _translation_keys_of_calls(re.compile(r"^async_create_issue$")) - set(issues) == set()
+
+
+def _translation_keys_of_calls(callee: re.Pattern[str]) -> set[str]:
+    """The constant translation_key= of every call to a callee whose name matches.
+
+    Entity descriptions carry translation keys too (entity names and icons); only the calls named
+    count here.
+    """
+    keys = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if not callee.search(name):
+                continue
+            keys |= {k.value.value for k in node.keywords
+                     if k.arg == "translation_key" and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)}
+    return keys
 
 
 def _refusal_reasons() -> set[str]:
