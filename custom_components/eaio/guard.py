@@ -62,6 +62,12 @@ VALUE_FIELD: Final = {
     "input_select.select_option": "option",
 }
 
+# Optional fields that carry a number, with the range that makes sense for them.
+OPTIONAL_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "brightness_pct": (0.0, 100.0),
+    "transition": (0.0, 3600.0),
+}
+
 _SWITCHING = frozenset(
     {"switch.turn_on", "switch.turn_off", "input_boolean.turn_on", "input_boolean.turn_off"}
 )
@@ -224,6 +230,13 @@ class Guard:
         value_field = VALUE_FIELD.get(cmd.service)
         if value_field is not None:
             self._check_value(cmd, state, value_field, policy)
+        for name, (low, high) in OPTIONAL_RANGES.items():
+            if name in cmd.data:
+                number = _number(cmd.data[name])
+                if number is None or not low <= number <= high:
+                    raise _refuse(
+                        "write_out_of_range", point=cmd.entity_id, value=cmd.data[name], min=low, max=high
+                    )
         self._check_rate_and_hours(cmd.entity_id, policy)
         return dict(cmd.data)
 

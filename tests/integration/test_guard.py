@@ -193,6 +193,13 @@ async def test_guard_checks_target_value_step_and_rate(
     }
     assert refusal(cmd("fan.vent", "fan.set_percentage", percentage=120)) == "write_out_of_range"
     assert refusal(cmd("fan.vent", "fan.set_percentage", percentage=35)) == "write_off_step"
+    hass.states.async_set("light.hall", "on")
+    guard.policies["light.hall"] = TargetPolicy("hall")
+    light = Command("light.turn_on", "light.hall", {"brightness_pct": 140}, "assistant", "lighting")
+    assert refusal(light) == "write_out_of_range"
+    assert guard.check(
+        Command("light.turn_on", "light.hall", {"brightness_pct": 40}, "assistant", "lighting")
+    )
     allowed = Command("climate.set_temperature", "climate.zone", {"temperature": 22}, "person", "lighting")
     assert refusal(allowed) == "service_not_allowed"
 
