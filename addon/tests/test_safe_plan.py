@@ -117,3 +117,18 @@ def test_the_wear_cost_is_an_option_of_the_battery() -> None:
     assert default is not None and default.cycle_cost == 0.0
     with pytest.raises(OptionError, match="cycle_cost"):
         parse_options({"battery": {**battery, "cycle_cost": -1}})
+
+
+def test_carbon_emitted_beyond_no_battery_so_far_is_paid_back() -> None:
+    # Cheap night, dear evening, the evening a little dirtier: a cycle is carbon-neutral enough
+    # to be allowed, until the controller says its battery has emitted 2 kg more than none.
+    price = [0.1] * 8 + [0.2] * 10 + [0.4] * 6
+    carbon = [0.4] * 8 + [0.45] * 10 + [0.5] * 6
+    site, battery = _site(price, carbon), _battery()
+    own = expected(site, battery, self_consumption(site, battery))
+    free = plan_battery_safe(site, battery)
+    owing = plan_battery_safe(site, battery, carbon_allowance_kg=-2.0)
+    assert free.battery is not None and owing.battery is not None
+    assert free.battery.discharge_kw.sum() > 1.0
+    assert expected(site, battery, owing.battery).carbon_kg <= own.carbon_kg + 1e-6
+    assert owing.battery.discharge_kw.sum() < free.battery.discharge_kw.sum()

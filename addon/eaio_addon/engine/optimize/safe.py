@@ -96,20 +96,26 @@ def plan_battery_safe(
     battery: Battery,
     *,
     load_band: tuple[FloatArray, FloatArray] | None = None,
+    carbon_allowance_kg: float = 0.0,
     time_limit: float = 10.0,
     explain_plan: bool = True,
 ) -> Plan:
     """The battery's plan, never expected to cost or emit more than its self-consumption mode.
 
     ``load_band``: the load forecast's (P10, P90) for the plan's hours; with it, cycles must
-    clear the uncertainty margin. The returned plan's notes say when the fallback was taken.
+    clear the uncertainty margin. ``carbon_allowance_kg`` moves the carbon ceiling: a controller
+    that measured its battery emitting more than no battery so far passes that excess, negative,
+    so the next plans pay it back (plans are each capped on their own horizon, so forecast error
+    and energy carried from one plan into the next can add up over weeks). The returned plan's
+    notes say when the fallback was taken.
     """
     own = self_consumption(site, battery)
     baseline = expected(site, battery, own)
     margin = 0.0 if load_band is None else uncertainty_margin(battery, site.price, *load_band)
     hurdle = replace(battery, cycle_cost=battery.cycle_cost + margin)
     credit = battery.discharge_efficiency * float(np.min(site.co2))
-    cap = CarbonCap(baseline.carbon_kg + TOLERANCE, credit)
+    ceiling = baseline.carbon_kg + carbon_allowance_kg
+    cap = CarbonCap(ceiling + TOLERANCE, credit)
     notes: list[str] = []
     plan: Plan | None = None
     try:
@@ -118,7 +124,7 @@ def plan_battery_safe(
         notes.append(f"no plan within the self-consumption mode's carbon: {err}")
     if plan is not None and plan.battery is not None:
         outcome = expected(site, battery, plan.battery)
-        if outcome.cost <= baseline.cost + TOLERANCE and outcome.carbon_kg <= baseline.carbon_kg + TOLERANCE:
+        if outcome.cost <= baseline.cost + TOLERANCE and outcome.carbon_kg <= ceiling + TOLERANCE:
             if margin > 0:
                 plan = replace(plan, notes=(*plan.notes, f"each kWh cycled must clear {margin:.4f} of forecast "
                                                          "uncertainty besides the wear"))  # fmt: skip
