@@ -80,7 +80,9 @@ def vertices(paths: list[dict[str, str]]) -> int:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Runtime, str, str, list[str]]]:
     """The add-on (its own URL) and the proxy's URL for the page, with the paths the proxy was asked for."""
-    async with _addon(tmp_path) as (runtime, _ha, base):
+    async with _addon(tmp_path) as (runtime, ha, base):
+        # The integration takes the run's plan push, so the page can say "Status: ok".
+        ha.services[("eaio", "submit_plan")] = lambda data: {"plan_id": data.get("plan_id")}
         requested: list[str] = []
 
         async def forward(request: web.Request) -> web.StreamResponse:
