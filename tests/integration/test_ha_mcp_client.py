@@ -57,7 +57,11 @@ async def addon_mcp(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         await process.wait()
 
 
+@pytest.mark.parametrize(
+    "my_home_assistant", [False, True], ids=["redirect_to_itself", "redirect_through_my"]
+)
 async def test_home_assistants_mcp_client_adds_eaio(
+    my_home_assistant: bool,
     hass: HomeAssistant,
     hass_client: Any,
     hass_client_no_auth: Any,
@@ -77,8 +81,13 @@ async def test_home_assistants_mcp_client_adds_eaio(
     client = await hass_client()
     ha_url = str(client.make_url("")).rstrip("/")
     mcp_url = await addon_mcp(ha_url)
-    # The person registers Home Assistant itself as the OAuth client (its client id is a URL).
-    await async_import_client_credential(hass, "mcp", ClientCredential(f"{ha_url}/", "not-used"), "eaio")
+    # The OAuth client's id is a URL on the host the login returns to: Home Assistant itself, or, with
+    # My Home Assistant loaded (default_config loads it), my.home-assistant.io, which forwards the browser
+    # to Home Assistant's callback (emulated below by calling that callback).
+    if my_home_assistant:
+        hass.config.components.add("my")  # its only effect here: where the login returns to
+    client_id = "https://my.home-assistant.io/" if my_home_assistant else f"{ha_url}/"
+    await async_import_client_credential(hass, "mcp", ClientCredential(client_id, "not-used"), "eaio")
     frontend = {"HA-Frontend-Base": ha_url}
 
     response = await client.post("/api/config/config_entries/flow", json={"handler": "mcp"}, headers=frontend)
@@ -96,7 +105,15 @@ async def test_home_assistants_mcp_client_adds_eaio(
     authorize = urlsplit(step["url"])
     assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == f"{ha_url}/auth/authorize"
     query = parse_qs(authorize.query)
-    assert query["redirect_uri"] == [f"{ha_url}/auth/external/callback"]
+    assert query["redirect_uri"] == [
+        "https://my.home-assistant.io/redirect/oauth"
+        if my_home_assistant
+        else f"{ha_url}/auth/external/callback"
+    ]
+    # Home Assistant's authorize page accepts this client and redirect (what the login page checks first).
+    from homeassistant.components.auth.indieauth import verify_redirect_uri
+
+    assert await verify_redirect_uri(hass, query["client_id"][0], query["redirect_uri"][0])
 
     # The person logs in on Home Assistant's page; Home Assistant redirects back with a code.
     code = create_auth_code(hass, query["client_id"][0], hass_admin_credential)
