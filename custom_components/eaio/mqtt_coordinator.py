@@ -15,7 +15,7 @@ from homeassistant.helpers.event import async_track_time_interval
 import jsonschema
 
 from .bms.mqtt import BurstLimiter, MqttPoint, MqttProfile, TopicParser
-from .bms.plausibility import shorten
+from .bms.plausibility import PlausibilityChecker, make_rule, shorten
 from .const import CONF_ENABLED_POINTS, DOMAIN, EVENT_INVALID_PAYLOAD
 from .coordinator import DeviceData, EaioConfigEntry, EaioCoordinator
 from .entity_spec import INVALID_PAYLOADS, spec_from_mqtt
@@ -64,6 +64,16 @@ class MqttCoordinator(EaioCoordinator):
         for point in self.points:
             by_topic.setdefault(point.full_topic(base_topic), []).append(point)
         self.parsers = {topic: TopicParser(points, validate) for topic, points in by_topic.items()}
+        # The payload's own checks hold the profile's range; this adds what only history can tell
+        # (a counter going backwards or jumping) and a default range where the profile has none.
+        self.plausibility = PlausibilityChecker(
+            {
+                p.key: make_rule(unit=p.unit, device_class=p.device_class, state_class=p.state_class,
+                                 valid_min=p.minimum, valid_max=p.maximum)
+                for p in self.points
+                if p.value_type in ("float", "int")
+            }
+        )  # fmt: skip
         self.invalid_count = 0
         self.invalid_by_reason: dict[str, int] = {}
         self._last_seen: dict[str, float] = {}
@@ -106,6 +116,10 @@ class MqttCoordinator(EaioCoordinator):
         if parser is None:
             return
         values, errors = parser.parse(message.payload)  # type: ignore[arg-type]
+        for key, value in list(values.items()):
+            if (problem := self.plausibility.check(key, value)) is not None:
+                errors[key] = f"{key}: {problem}"
+                del values[key]
         if errors:
             self._invalid(message.topic, errors)
         now = time.monotonic()

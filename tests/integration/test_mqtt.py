@@ -291,3 +291,23 @@ async def test_flood_half_invalid_loses_no_valid_reading_and_counts_every_invali
         await _until(hass, lambda done=done: _state(hass, ids["invalid_payloads"]) == str(done), within=30)
         await _until(hass, lambda done=done: seen[-1:] == [float(done)], within=30)
     assert seen == [float(v) for v in range(1, 1001)]  # every valid one, in order, none twice
+
+
+async def test_counter_that_steps_back_or_jumps_is_refused(
+    hass: HomeAssistant, mosquitto: Mosquitto, base: str
+) -> None:
+    await _setup_mqtt(hass, mosquitto)
+    entry = await _add_mqtt_device(hass, profile="single_values", base=f"{base}/meter")
+    ids = entity_ids(hass, entry)
+    topic = f"{base}/meter/energy"
+    await _publish(hass, mosquitto, topic, "1200.5", retain=True)
+    await _until(hass, lambda: _state(hass, ids["energy"]) == "1200.5")
+    await _publish(hass, mosquitto, topic, "1100.0")  # backwards, and not a reset to zero
+    await _until(hass, lambda: _state(hass, ids["invalid_payloads"]) == "1")
+    await _publish(hass, mosquitto, topic, "900000.0")  # 900 MWh in a moment: no building draws that
+    await _until(hass, lambda: _state(hass, ids["invalid_payloads"]) == "2")
+    assert _state(hass, ids["energy"]) == "1200.5"  # neither reached the statistics
+    await _publish(hass, mosquitto, topic, "1200.6")
+    await _until(hass, lambda: _state(hass, ids["energy"]) == "1200.6")
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["invalid_payloads"]["by_reason"] == {"value": 2}

@@ -52,6 +52,7 @@ DEFAULT_RANGE_BY_CLASS: dict[tuple[str, str | None], tuple[float, float]] = {
     ("humidity", "%"): (0.0, 100.0),
     ("battery", "%"): (0.0, 100.0),
 }
+MIN_RATE_WINDOW = 60.0  # seconds
 # Fastest plausible growth of a counter per hour, by unit: what a 1 MW site could draw
 # (energy) or a large building's main supply could pass (volume).
 DEFAULT_MAX_RATE_BY_UNIT: dict[str, float] = {
@@ -186,7 +187,10 @@ class PlausibilityChecker:
         last = self._last.get(key)
         if last is not None:
             previous, then = last
-            hours = max(now - then, 0.0) / 3600.0
+            seconds = max(now - then, 0.0)
+            # At least a minute's growth: readings arrive with jitter (a retained message, then a
+            # fresh one a moment later that carries minutes of growth).
+            hours = max(seconds, MIN_RATE_WINDOW) / 3600.0
             growth = rule.max_rate * hours if rule.max_rate is not None else math.inf
             slack = rule.resolution + abs(previous) * 1e-6  # float32 carries about seven digits
             # Growth from zero counts too, so a daily counter's reset at midnight (back to a
@@ -196,7 +200,7 @@ class PlausibilityChecker:
                 return f"counter went backwards from {previous:g} to {number:g}"
             if number - previous > growth + slack:
                 return (
-                    f"counter grew by {number - previous:g} in {hours * 3600:.0f} s, faster than "
+                    f"counter grew by {number - previous:g} in {seconds:.0f} s, faster than "
                     f"{rule.max_rate:g} per hour"
                 )
         self._last[key] = (number, now)
