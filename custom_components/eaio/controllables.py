@@ -50,6 +50,7 @@ CONF_MAX: Final = "max"
 CONF_STEP: Final = "step"
 CONF_MAX_PER_HOUR: Final = "max_changes_per_hour"
 CONF_HOURS: Final = "allowed_hours"
+CONF_OVERRIDE: Final = "override_minutes"
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class Controllable:
     limits: Limits = field(default_factory=Limits)
     max_per_hour: int = DEFAULT_MAX_CHANGES_PER_HOUR
     allowed_hours: AllowedHours = field(default_factory=AllowedHours)
+    override_minutes: int | None = None  # a manual change pauses EAIO this long; None: until the next plan
 
     @property
     def entities(self) -> list[str]:
@@ -114,6 +116,7 @@ def from_subentry(subentry_id: str, title: str, data: Mapping[str, Any]) -> Cont
         limits=Limits(_float(data.get(CONF_MIN)), _float(data.get(CONF_MAX)), _float(data.get(CONF_STEP))),
         max_per_hour=int(data.get(CONF_MAX_PER_HOUR, DEFAULT_MAX_CHANGES_PER_HOUR)),
         allowed_hours=AllowedHours.parse(data.get(CONF_HOURS)),
+        override_minutes=int(data[CONF_OVERRIDE]) if data.get(CONF_OVERRIDE) else None,
     )
 
 

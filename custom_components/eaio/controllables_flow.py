@@ -29,6 +29,7 @@ from .controllables import (
     CONF_MAX_PER_HOUR,
     CONF_MIN,
     CONF_MODE,
+    CONF_OVERRIDE,
     CONF_PLAN_KEY,
     CONF_STEP,
     CONF_SWITCH,
@@ -85,6 +86,11 @@ def _schema(kind: str, defaults: dict[str, Any]) -> vol.Schema:
         vol.Required(CONF_MAX_PER_HOUR, default=defaults.get(CONF_MAX_PER_HOUR, DEFAULT_MAX_CHANGES_PER_HOUR))
     ] = NumberSelector(NumberSelectorConfig(min=1, max=60, step=1, mode=NumberSelectorMode.BOX))
     fields[opt(CONF_HOURS)] = TextSelector()
+    fields[opt(CONF_OVERRIDE)] = NumberSelector(
+        NumberSelectorConfig(
+            min=5, max=24 * 60, step=5, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+        )
+    )
     return vol.Schema(fields)
 
 

@@ -72,6 +72,7 @@ class ControlState:
     dry_run: bool = False
     status: str = "idle"  # idle | following | dry_run | paused | failsafe | error
     paused_plan: str | None = None
+    paused_until: str | None = None  # ISO time (UTC) a manual override's pause ends, if sooner than the plan
     last_slot: str | None = None
     restore: Any = None  # the zone's setpoint before EAIO took control
     last_commanded: dict[str, Any] | None = None
@@ -248,7 +249,7 @@ class PlanExecutor:
         )
         if on:
             # A person's explicit choice also ends a pause, and the current slot is carried out now.
-            state.paused_plan = None
+            state.paused_plan = state.paused_until = None
             state.last_slot = None
             if state.status in ("paused", "failsafe", "error"):
                 state.status = "idle"
@@ -271,6 +272,12 @@ class PlanExecutor:
         self._changed()
         self._schedule_step()
 
+    @staticmethod
+    def _pause_end(state: ControlState, plan: Plan) -> datetime:
+        """A manual override pauses until the next plan, or the owner's set time if sooner."""
+        until = dt_util.parse_datetime(state.paused_until) if state.paused_until else None
+        return min(until, plan.end) if until else plan.end
+
     def describe(self) -> list[dict[str, Any]]:
         """The controllables as the add-on reads them (eaio/controllables)."""
         plan = self.link.plans.plan
@@ -278,6 +285,7 @@ class PlanExecutor:
         for key, controllable in self.controllables.items():
             state = self.state_of(key)
             paused = state.status == "paused" and plan is not None and state.paused_plan == plan.plan_id
+            until = self._pause_end(state, plan) if paused and plan else None
             # The limits the add-on plans inside: the entity's own where the owner left them empty.
             limits = _limits(controllable, self.hass.states.get(controllable.entity_id or ""))
             result.append(
@@ -289,7 +297,7 @@ class PlanExecutor:
                     "autopilot": bool(state.autopilot),
                     "dry_run": state.dry_run,
                     "state": state.status,
-                    "paused_until": dt_util.as_local(plan.end).isoformat() if paused and plan else None,
+                    "paused_until": dt_util.as_local(until).isoformat() if until else None,
                 }
             )
         return result
@@ -305,7 +313,7 @@ class PlanExecutor:
         plan = self.link.plans.plan
         for state in self.states.values():
             if plan is not None and state.paused_plan not in (None, plan.plan_id):
-                state.paused_plan = None  # a new plan ends a manual override's pause
+                state.paused_plan = state.paused_until = None  # a new plan ends a manual override's pause
                 state.status = "idle"
             if plan is not None and plan.plan_id != self._plan_id:
                 state.fault = None  # the add-on re-planned from the measured state
@@ -374,11 +382,17 @@ class PlanExecutor:
             return  # the device reporting back what EAIO sent
         state.status = "paused"
         state.paused_plan = plan.plan_id
+        minutes = controllable.override_minutes
+        state.paused_until = (dt_util.utcnow() + timedelta(minutes=minutes)).isoformat() if minutes else None
         state.reason = f"changed by someone else to {value}"
         _LOGGER.warning("%s was changed by someone else: EAIO pauses %s until the next plan", entity_id, key)
         self.hass.bus.async_fire(
             EVENT_PLAN_OVERRIDE,
-            {"key": key, "entity_id": entity_id, "paused_until": dt_util.as_local(plan.end).isoformat()},
+            {
+                "key": key,
+                "entity_id": entity_id,
+                "paused_until": dt_util.as_local(self._pause_end(state, plan)).isoformat(),
+            },
         )
         self._record(plan, key, None, value, None, "paused", state.dry_run)
         self._changed()
@@ -443,7 +457,11 @@ class PlanExecutor:
                                  else "plan expired")  # fmt: skip
             return
         if state.status == "paused" and state.paused_plan == plan.plan_id:
-            return
+            if now < self._pause_end(state, plan):
+                return
+            # The owner's set time is over: EAIO takes the current slot up again.
+            _LOGGER.info("The pause of %s is over; EAIO follows the plan again", key)
+            state.status, state.paused_plan, state.paused_until, state.last_slot = "idle", None, None, None
         unavailable = self._unavailable(controllable)
         if unavailable is not None:
             await self._failsafe(key, controllable, plan, f"{unavailable} is unavailable")

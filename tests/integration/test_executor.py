@@ -12,6 +12,7 @@ from homeassistant.auth.models import User
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import CLIENT_ID, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
@@ -456,3 +457,20 @@ async def test_car_timed_start_switches_on_for_the_run(
     assert hass.states.get(charger).state == "off"  # type: ignore[union-attr]
     outcomes = [(e.data["slot_start"], e.data["outcome"]) for e in events if e.data.get("key") == "car"]
     assert [o for _s, o in outcomes] == ["unchanged", "set", "set"]
+
+
+async def test_override_pause_for_a_set_time(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer, override_minutes=30)
+    await submit_plan(hass, battery_plan())
+    await at(hass, freezer, T0)
+    await hass.services.async_call("input_number", "set_value", {"entity_id": POWER, "value": 0.5},
+                                   blocking=True, context=Context())  # fmt: skip
+    await hass.async_block_till_done()
+    override = next(e.data for e in events if e.event_type == "eaio_plan_override")
+    assert override["paused_until"] == dt_util.as_local(T0 + timedelta(minutes=30)).isoformat()
+    await at(hass, freezer, T0 + timedelta(minutes=20))
+    assert power(hass) == 0.5
+    await at(hass, freezer, T0 + timedelta(minutes=31))
+    assert power(hass) == 2.0  # the set time is over: the current slot again
