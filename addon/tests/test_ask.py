@@ -147,3 +147,20 @@ async def test_with_a_model_numbers_no_tool_gave_are_not_passed_on(tmp_path: Pat
             assert "tool:energy_verified_savings" in worded["sources"]
     finally:
         await server.stop()
+
+
+async def test_what_autopilot_does_comes_from_the_integration(tmp_path: Path) -> None:
+    async with _addon(tmp_path) as (runtime, ha, base):
+        await _post(base + "/api/optimize", {}, runtime.api_token)
+        unknown = await _ask(runtime, base, "What is autopilot doing?")
+        assert unknown["answer"].startswith("I cannot tell what autopilot does")  # an integration without the list
+        ha.commands["eaio/controllables"] = lambda msg: [
+            {"id": "c1", "name": "Home battery", "plan_key": "battery", "kind": "battery", "autopilot": True,
+             "dry_run": False, "state": "following", "paused_until": None},
+            {"id": "c2", "name": "Dishwasher", "plan_key": "dishwasher", "kind": "appliance", "autopilot": False,
+             "dry_run": False, "state": "paused", "paused_until": "2026-12-06T18:00:00+01:00"}]
+        answer = await _ask(runtime, base, "Was macht der Autopilot?")
+        assert answer["answer"] == ("Autopilot — Home battery: autopilot on, following the plan; Dishwasher: "
+                                    "autopilot off, paused by a manual change until 2026-12-06T18:00:00+01:00.")
+        ha.commands["eaio/controllables"] = lambda msg: []
+        assert (await _ask(runtime, base, "Is autopilot on?"))["answer"].startswith("No controllable is declared")

@@ -218,9 +218,12 @@ class Assistant:
             conv.proposal = None
             text = "All right, I left everything as it was."
             sources = []
-        elif name in (intents.AUTOPILOT_SET, intents.AUTOPILOT_STATUS):
+        elif name == intents.AUTOPILOT_STATUS:
+            text = await self.autopilot_text()
+            sources = ["home_assistant"]
+        elif name == intents.AUTOPILOT_SET:
             text = ("Autopilot is switched per controllable in Home Assistant (EAIO's autopilot switches); ask "
-                    "EAIO's assistant there, which shows each one and asks you to confirm a change.")
+                    "EAIO's assistant there, which asks you to confirm the change.")
             sources = []
         elif name == intents.ACT:
             text = ("I can't do that from here: the add-on changes no device itself. EAIO changes devices only "
@@ -261,6 +264,24 @@ class Assistant:
         if rec.get("description"):
             return f"Why “{rec['title']}”: {str(rec['description']).rstrip('.')}."
         return f"“{rec['title']}” carries no stored reasons."
+
+    async def autopilot_text(self) -> str:
+        """What each controllable's autopilot does, as the integration reports it (eaio/controllables)."""
+        feedback = getattr(self.backend.orchestrator, "feedback", None)
+        listed = await feedback.controllables() if feedback is not None else None
+        if listed is None:
+            return "I cannot tell what autopilot does: Home Assistant's EAIO integration did not say (link down?)."
+        if not listed:
+            return "No controllable is declared in Home Assistant yet, so autopilot drives nothing."
+        parts = []
+        for item in listed:
+            state = {"following": "following the plan", "dry_run": "in dry run", "paused": "paused by a manual "
+                     "change", "failsafe": "stopped in its safe state", "error": "stopped on an error",
+                     "idle": "idle"}.get(str(item.get("state")), str(item.get("state")))
+            on = "on" if item.get("autopilot") else "off"
+            until = f" until {item['paused_until']}" if item.get("paused_until") else ""
+            parts.append(f"{item.get('name') or item.get('plan_key')}: autopilot {on}, {state}{until}")
+        return "Autopilot — " + "; ".join(parts) + "."
 
     async def savings_text(self) -> str:
         try:
