@@ -382,7 +382,9 @@ async def test_says_how_old_the_addon_data_is(
 
 def _llm_context() -> llm.LLMContext:
     # Home Assistant 2025.4's context has a user_prompt field; 2026's releases dropped it.
-    older: dict[str, Any] = {"user_prompt": None} if "user_prompt" in llm.LLMContext.__dataclass_fields__ else {}
+    older: dict[str, Any] = (
+        {"user_prompt": None} if "user_prompt" in llm.LLMContext.__dataclass_fields__ else {}
+    )
     return llm.LLMContext(
         platform="test",
         context=Context(),
@@ -446,3 +448,16 @@ async def test_autopilot_of_a_declared_controllable(hass: HomeAssistant, addon: 
     await hass.async_block_till_done()
     assert hass.states.is_state(switch, "on")
     assert (await chat.say("What is autopilot doing?")).startswith("Autopilot is on for: ")
+    # Through the LLM API too: a question first, the change only with confirm.
+    api = await llm.async_get_api(hass, "eaio", _llm_context())
+    listed = await api.async_call_tool(llm.ToolInput("eaio_autopilot", {}))
+    assert listed["autopilot"] == [{"entity_id": switch, "name": hass.states.get(switch).name, "on": True}]  # type: ignore[union-attr]
+    asked = await api.async_call_tool(
+        llm.ToolInput("eaio_autopilot", {"entity_id": switch, "turn_on": False})
+    )
+    assert asked["needs_confirmation"] is True and hass.states.is_state(switch, "on")
+    done = await api.async_call_tool(
+        llm.ToolInput("eaio_autopilot", {"entity_id": switch, "turn_on": False, "confirm": True})
+    )
+    await hass.async_block_till_done()
+    assert done["done"] is True and hass.states.is_state(switch, "off")
