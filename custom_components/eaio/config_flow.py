@@ -31,6 +31,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
+from homeassistant.util import slugify
 import voluptuous as vol
 
 from . import async_load_catalog
@@ -156,18 +157,25 @@ def _refused_text(catalog: ProfileCatalog) -> str:
 
 async def _test_connection(
     hass: HomeAssistant, host: str, port: int, unit_id: int, profile: Profile
-) -> str | None:
-    """Read every point once; return an error key, or None when the device answers."""
+) -> tuple[str | None, str | None]:
+    """Read every point once: an error key (None when the device answers) and its serial number
+    when the profile names a point that holds one and the device gives it."""
     client = ModbusDeviceClient(host, port, unit_id, timeout=3.0)
     try:
         result = await client.read(plan_reads(profile.points, profile.max_gap))
     except DeviceUnreachable:
-        return "cannot_connect"
+        return "cannot_connect", None
     finally:
         await client.close()
     if not result.values:
-        return "no_points_answered"
-    return None
+        return "no_points_answered", None
+    serial = str(result.values.get(profile.serial or "", "")).strip()
+    return None, serial or None
+
+
+def _serial_id(profile: Profile, serial: str) -> str:
+    """The id of a device that tells its serial number: the same wherever it is connected."""
+    return f"modbus_sn_{slugify(f'{profile.manufacturer or profile.name} {serial}')}"
 
 
 class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -184,6 +192,7 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         self._bacnet_devices: dict[str, DiscoveredDevice] = {}
         self._bacnet_device: DiscoveredDevice | None = None
         self._bacnet_objects: list[BacnetObject] = []
+        self._serial: str | None = None
 
     @callback
     def async_remove(self) -> None:
@@ -347,10 +356,12 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
         profile = catalog.profiles.get(data[CONF_PROFILE])
         if profile is None:
             errors[CONF_PROFILE] = "invalid_profile"
-        elif error := await _test_connection(
-            self.hass, data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID], profile
-        ):
-            errors["base"] = error
+        else:
+            error, self._serial = await _test_connection(
+                self.hass, data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID], profile
+            )
+            if error is not None:
+                errors["base"] = error
         return data, errors, placeholders, profile
 
     async def async_step_modbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -365,7 +376,14 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="already_configured")
             data, errors, placeholders, profile = await self._validate(user_input)
             if not errors and profile is not None:
-                await self.async_set_unique_id(_new_modbus_id())
+                if self._serial is None:
+                    await self.async_set_unique_id(_new_modbus_id())
+                else:
+                    await self.async_set_unique_id(_serial_id(profile, self._serial))
+                    # A device EAIO knows, found at a new address: its entry moves there.
+                    self._abort_if_unique_id_configured(
+                        updates={k: data[k] for k in (CONF_HOST, CONF_PORT, CONF_UNIT_ID)}
+                    )
                 return self.async_create_entry(title=profile.name, data=data)
         return self.async_show_form(
             step_id="modbus",
@@ -417,6 +435,14 @@ class EaioConfigFlow(ConfigFlow, domain=DOMAIN):
                 data[CONF_HOST], data[CONF_PORT], data[CONF_UNIT_ID], exclude=entry.entry_id
             ):
                 errors["base"] = "already_configured"
+            if (
+                not errors
+                and profile is not None
+                and self._serial is not None
+                and str(entry.unique_id).startswith("modbus_sn_")
+                and _serial_id(profile, self._serial) != entry.unique_id
+            ):
+                errors["base"] = "wrong_device"  # another serial number: another device
             if not errors and profile is not None:
                 options = dict(entry.options)
                 title = entry.title

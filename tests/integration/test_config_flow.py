@@ -15,7 +15,9 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import pytest
 import voluptuous as vol
+import yaml
 
+from custom_components.eaio.bms.profiles import ProfileError, parse_profile
 from custom_components.eaio.const import (
     CONF_BASE_TOPIC,
     CONF_DEVICE_ADDRESS,
@@ -401,3 +403,54 @@ async def _link_addon(hass: HomeAssistant, addon: AddonStandIn) -> ConfigEntry:
     await hass.async_block_till_done()
     entry: ConfigEntry = result["result"]
     return entry
+
+
+SERIAL_MAP = """name: Inverter with a serial number
+manufacturer: ACME
+serial: serial_number
+points:
+  - {key: serial_number, name: Serial number, register: input, address: 0, type: string, length: 8}
+  - {key: ac_power, name: AC power, register: input, address: 10, type: int32, unit: W,
+     device_class: power, state_class: measurement}
+"""
+
+
+async def test_a_device_with_a_serial_number_is_known_wherever_it_is(
+    hass: HomeAssistant, modbus_sim_factory: Callable[..., ModbusSim], config_dir: Path
+) -> None:
+    """Its id is its serial number: added again at a new address, its entry moves there."""
+    folder = config_dir / "eaio" / "profiles"
+    await hass.async_add_executor_job(lambda: folder.mkdir(parents=True))
+    await hass.async_add_executor_job((folder / "serial_inverter.yaml").write_text, SERIAL_MAP)
+    old = modbus_sim_factory("--static", "--device", "4:pv_inverter")
+    new = modbus_sim_factory("--static", "--device", "1:three_phase_meter", "--device", "4:pv_inverter")
+    entry = await add_device(hass, old.port, 4, "user:serial_inverter")
+    assert entry.unique_id == "modbus_sn_acme_eaio_pv5"  # the simulated inverter's model string
+    before = entity_ids(hass, entry)
+    await hass.async_add_executor_job(old.stop)
+
+    form = await _modbus_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        form["flow_id"],
+        {CONF_HOST: "127.0.0.1", CONF_PORT: new.port, CONF_UNIT_ID: 4, CONF_PROFILE: "user:serial_inverter"},
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    assert entry.data[CONF_PORT] == new.port and entry.state is ConfigEntryState.LOADED
+    assert entity_ids(hass, entry) == before
+    assert float(hass.states.get(before["ac_power"]).state) >= 0  # type: ignore[union-attr]
+
+    # Another unit answers with another serial number: reconfigure does not swap the device.
+    result = await _start_reconfigure(hass, entry)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_HOST: "127.0.0.1", CONF_PORT: new.port, CONF_UNIT_ID: 1, CONF_PROFILE: "user:serial_inverter"},
+    )
+    assert result["errors"] == {"base": "wrong_device"}
+
+
+def test_a_serial_must_name_a_string_point() -> None:
+    data = yaml.safe_load(SERIAL_MAP.replace("serial: serial_number", "serial: ac_power"))
+    with pytest.raises(ProfileError, match="'serial' must be the key of a string point, got 'ac_power'"):
+        parse_profile(data, "eaio/profiles/x.yaml", "user:x", user=True)

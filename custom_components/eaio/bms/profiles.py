@@ -23,7 +23,7 @@ USER_SUBDIR = Path("eaio") / "profiles"
 MAX_ADDRESS = 65535
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-_PROFILE_FIELDS = {"name", "manufacturer", "model", "description", "max_gap", "points"}
+_PROFILE_FIELDS = {"name", "manufacturer", "model", "description", "max_gap", "serial", "points"}
 _POINT_FIELDS = {
     "key", "name", "register", "address", "type", "word_order", "byte_order", "length",
     "scale", "offset", "precision", "unit", "device_class", "state_class", "writable",
@@ -57,6 +57,9 @@ class Profile:
     model: str | None = None
     description: str | None = None
     max_gap: int = DEFAULT_MAX_GAP
+    # The key of the string point that holds the device's serial number: what identifies the
+    # device wherever it is on the network.
+    serial: str | None = None
     source: str = ""
     user: bool = False
     by_key: dict[str, Point] = field(init=False, repr=False, compare=False)
@@ -195,6 +198,9 @@ def parse_profile(
         seen[point.key] = point
         points.append(point)
     _check_overlaps(points, source)
+    serial = data.get("serial")
+    if serial is not None and (serial not in seen or seen[serial].data_type is not DataType.STRING):
+        raise ProfileError(source, f"'serial' must be the key of a string point, got {serial!r}")
     return Profile(
         profile_id=profile_id,
         name=name.strip(),
@@ -203,6 +209,7 @@ def parse_profile(
         model=data.get("model"),
         description=data.get("description"),
         max_gap=max_gap,
+        serial=serial,
         source=source,
         user=user,
     )
