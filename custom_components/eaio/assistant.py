@@ -257,6 +257,8 @@ class AutopilotSwitch:
     name: str
     on: bool
     plan_key: str = ""  # battery, car, appliance:<id>, zone:<id>: what kind of device it drives
+    executor_state: str = ""  # following, paused, failsafe, dry_run, error, idle (the switch's attributes)
+    paused_until: datetime | None = None
 
 
 def autopilot_switches(hass: HomeAssistant) -> list[AutopilotSwitch]:
@@ -269,17 +271,37 @@ def autopilot_switches(hass: HomeAssistant) -> list[AutopilotSwitch]:
             continue
         state = hass.states.get(entry.entity_id)
         name = state.name if state is not None else (entry.name or entry.original_name or entry.entity_id)
-        key = str(state.attributes.get("plan_key") or "") if state is not None else ""
-        out.append(AutopilotSwitch(entry.entity_id, name, state is not None and state.state == STATE_ON, key))
+        attributes = state.attributes if state is not None else {}
+        paused = attributes.get("paused_until")
+        out.append(
+            AutopilotSwitch(
+                entry.entity_id,
+                name,
+                state is not None and state.state == STATE_ON,
+                str(attributes.get("plan_key") or ""),
+                str(attributes.get("state") or ""),
+                dt_util.parse_datetime(str(paused)) if paused else None,
+            )
+        )
     return sorted(out, key=lambda s: s.name)
 
 
 def autopilot_status_text(texts: Texts, switches: list[AutopilotSwitch]) -> str:
     if not switches:
         return texts.t("autopilot_none")
-    on = ", ".join(s.name for s in switches if s.on) or texts.t("nobody")
-    off = ", ".join(s.name for s in switches if not s.on) or texts.t("nobody")
+    on = ", ".join(_with_state(texts, s) for s in switches if s.on) or texts.t("nobody")
+    off = ", ".join(_with_state(texts, s) for s in switches if not s.on) or texts.t("nobody")
     return texts.t("autopilot_status", on=on, off=off)
+
+
+def _with_state(texts: Texts, switch: AutopilotSwitch) -> str:
+    """A switch's name, with what its executor is doing when that is not simply following or idle."""
+    state = switch.executor_state
+    if state == "paused" and switch.paused_until is not None:
+        return f"{switch.name} ({texts.t('executor_paused_until', time=texts.time(switch.paused_until))})"
+    if state in ("paused", "failsafe", "dry_run", "error"):
+        return f"{switch.name} ({texts.t(f'executor_{state}')})"
+    return switch.name
 
 
 _IGNORED_WORDS = {"autopilot", "the", "for", "der", "die", "das", "für", "den"}

@@ -448,6 +448,11 @@ async def test_autopilot_of_a_declared_controllable(hass: HomeAssistant, addon: 
     await hass.async_block_till_done()
     assert hass.states.is_state(switch, "on")
     assert (await chat.say("What is autopilot doing?")).startswith("Autopilot is on for: ")
+    # What the executor does shows beside the name when it is not simply following the plan.
+    attributes = dict(hass.states.get(switch).attributes)  # type: ignore[union-attr]
+    hass.states.async_set(switch, "on", {**attributes, "state": "failsafe"})
+    assert "(stopped in its safe state)" in await chat.say("What is autopilot doing?")
+    hass.states.async_set(switch, "on", attributes)
     # Through the LLM API too: a question first, the change only with confirm.
     api = await llm.async_get_api(hass, "eaio", _llm_context())
     listed = await api.async_call_tool(llm.ToolInput("eaio_autopilot", {}))
