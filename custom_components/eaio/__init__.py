@@ -6,7 +6,7 @@ from pathlib import Path
 
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -38,7 +38,7 @@ from .llm_api import async_register_llm_api
 from .modbus_coordinator import ModbusCoordinator
 from .mqtt_coordinator import MqttCoordinator
 from .profile_check import check_point
-from .repairs import async_forget_entry, async_sync_point_map_issues
+from .repairs import async_forget_entry, async_note_reachable, async_sync_point_map_issues
 from .services import async_setup_services
 from .websocket import async_register_websocket_commands
 
@@ -85,6 +85,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: EaioConfigEntry) -> bool
         bacnet = BacnetCoordinator(hass, entry)
         try:
             await bacnet.async_start()
+        except ConfigEntryNotReady as err:
+            # Not answering at start counts towards the unreachable repair like not answering
+            # later (a Modbus device's first poll counts by itself).
+            async_note_reachable(hass, entry, False, str(err))
+            await bacnet.async_close()
+            raise
         except BaseException:
             await bacnet.async_close()
             raise

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -15,10 +16,12 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.eaio.const import DOMAIN
 from custom_components.eaio.repairs import unreachable_issue_id
+from eaio_sim.bacnet import SimProcess
 from tests.conftest import ModbusSim
 
 from .addon_standin import AddonStandIn
 from .conftest import add_device
+from .test_bacnet import _add as add_bacnet
 from .test_config_flow import _link_addon
 
 
@@ -107,3 +110,22 @@ async def test_a_refused_point_map_is_a_repair_until_it_loads(hass: HomeAssistan
 async def _modbus_form(hass: HomeAssistant) -> Any:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modbus"})
+
+
+async def test_a_bacnet_device_away_since_the_start_is_a_repair_too(hass: HomeAssistant) -> None:
+    sim = await hass.async_add_executor_job(SimProcess("--static").start)
+    try:
+        entry = await add_bacnet(hass, sim)
+        await hass.async_add_executor_job(sim.stop)
+        assert await hass.config_entries.async_reload(entry.entry_id) is False
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        await _later(hass, 61)
+        issue = _issue(hass, unreachable_issue_id(entry.entry_id))
+        assert issue is not None and issue.translation_key == "device_unreachable"
+        await hass.async_add_executor_job(sim.start)  # the same port again
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await entry.runtime_data.async_refresh()
+        await hass.async_block_till_done()
+        assert _issue(hass, unreachable_issue_id(entry.entry_id)) is None
+    finally:
+        await hass.async_add_executor_job(sim.stop)
