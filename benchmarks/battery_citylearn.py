@@ -16,8 +16,9 @@ whole year of data. Controllers compared, all simulated by the same battery phys
 
 - **EAIO**: at every local midnight the engine plans the next ``--horizon`` hours
   (``plan_battery_safe``: cost objective unless ``--carbon-weight``, expected carbon capped at
-  the battery's self-consumption mode's, falling back to that mode when no plan is expected to
-  cost less, cycles clearing the load band's margin) from EAIO's forecasts; the
+  the battery's self-consumption mode's, less what the battery has measurably emitted beyond
+  no battery so far, falling back to that mode when no plan is expected to cost less, cycles
+  clearing the load band's margin) from EAIO's forecasts; the
   plan is executed until the next local midnight (23, 24 or 25 h) hour by hour by
   ``engine.optimize.execute.PlanFollower``, which sees each hour's *measured* load and PV
   as a real controller would (nothing later): it covers the measured net load from energy
@@ -296,6 +297,7 @@ def rolling(
     load, pv, price = b.load.values, b.pv.values, b.price.values
     charge, discharge = np.zeros(n), np.zeros(n)
     soc = 0.0
+    ledger = 0.0  # kg CO2 the battery has saved so far against none, as measured (negative: emitted more)
     starts = midnights(b, every)
     for origin, stop in zip(starts, [*starts[1:], n], strict=True):
         hours = min(horizon, n - origin)
@@ -312,7 +314,8 @@ def rolling(
             site = SiteInputs(start, f_load, f_pv, price[window], carbon=fc.carbon, carbon_weight=carbon_weight)
             band = None if "load" in oracle else (fc.load.p10, fc.load.p90)
         if safe:
-            plan = plan_battery_safe(site, battery(soc), load_band=band, time_limit=30.0, explain_plan=False)
+            plan = plan_battery_safe(site, battery(soc), load_band=band, carbon_allowance_kg=min(ledger, 0.0),
+                                     time_limit=30.0, explain_plan=False)  # fmt: skip
         else:
             plan = plan_battery(site, battery(soc), time_limit=30.0, explain_plan=False)
         assert plan.battery is not None
@@ -320,6 +323,10 @@ def rolling(
         for t in range(stop - origin):
             charge[origin + t], discharge[origin + t] = follower.hour(t, float(load[origin + t]), float(pv[origin + t]))
         soc = follower.soc_kwh
+        done = slice(origin, stop)
+        net = load[done] - pv[done]
+        with_battery = np.maximum(net + charge[done] - discharge[done], 0.0)
+        ledger += float((np.maximum(net, 0.0) - with_battery) @ b.carbon.values[done])
     return charge, discharge
 
 
