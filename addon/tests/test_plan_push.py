@@ -43,6 +43,13 @@ def test_battery_values_leave_to_the_battery_what_it_does_by_itself() -> None:
     net = np.array([0.5, -1.5, 0.8, 2.0])
     assert battery_values(plan, net) == [2.0, None, 0.0, None]
     assert battery_values(plan, net, automatic=False) == [2.0, 1.0, 0.0, -1.5]
+    # With the prices: the idle hour 2 holds (0) only because its charge is kept for the dearer hour 3.
+    price = np.array([0.2, 0.2, 0.2, 0.5])
+    assert battery_values(plan, net, price=price) == [2.0, None, 0.0, None]
+    flat = np.full(4, 0.2)  # no dearer hour ahead: nothing is kept, the automatic mode may use it
+    assert battery_values(plan, net, price=flat) == [2.0, None, None, None]
+    empty = BatteryPlan(charge_kw=np.zeros(2), discharge_kw=np.zeros(2), soc_kwh=np.array([0.5, 0.5, 0.5]))
+    assert battery_values(empty, np.array([1.0, 1.0]), price=np.array([0.2, 0.5]), soc_min_kwh=0.5) == [None, None]
 
 
 async def test_a_run_pushes_the_whole_plan(store: Any) -> None:

@@ -48,13 +48,18 @@ class LoadPlanParts:
     car_ready_by: datetime | None = None  # the end of the car's window in the plan
 
 
-def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = True) -> list[float | None]:
+def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = True,
+                   price: FloatArray | None = None, soc_min_kwh: float = 0.0) -> list[float | None]:
     """The value of each slot: AC power (+ charge, - discharge) or ``None`` for the battery's automatic mode.
 
     ``net_kw``: the forecast load less PV the plan was made with. ``automatic`` False: the planned
-    power in every slot (what a controller without an automatic mode gets).
+    power in every slot (what a controller without an automatic mode gets). With ``price`` an idle
+    slot holds the battery (0) only when its charge is kept for a dearer hour (the plan's state of
+    charge does not fall before the next dearer hour); otherwise the automatic mode may use it or
+    store unforeseen surplus, as the plan would have with the measured load.
     """
     out: list[float | None] = []
+    soc = bp.soc_kwh
     for t in range(len(bp.charge_kw)):
         charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
         surplus = max(-float(net_kw[t]), 0.0)
@@ -66,9 +71,20 @@ def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = Tru
             out.append(round(charge, 3))  # buy from the grid now
         elif charge > TOL_KW or surplus > TOL_KW:
             out.append(None)  # store the surplus that is there
+        elif price is not None and not _kept(soc, price, t, soc_min_kwh):
+            out.append(None)  # nothing kept for dearer hours: the battery may cover the load or store
         else:
             out.append(0.0)  # keep the charge for dearer hours
     return out
+
+
+def _kept(soc: FloatArray, price: FloatArray, t: int, soc_min_kwh: float) -> bool:
+    """The plan keeps slot ``t``'s charge for a dearer hour: it has some and does not use it before then."""
+    if float(soc[t]) <= soc_min_kwh + 1e-3:
+        return False
+    dearer = np.flatnonzero(price[t + 1:] > price[t] + 1e-9)
+    end = t + 1 + (int(dearer[0]) if dearer.size else len(price) - t - 1)
+    return float(soc[t + 1:end + 1].min()) >= float(soc[t]) - 1e-3
 
 
 class _Words:
@@ -104,7 +120,7 @@ def battery_item(plan: Plan, parts: LoadPlanParts, words: _Words, *, automatic: 
     bp, spec, site = plan.battery, parts.battery, parts.site
     assert bp is not None and spec is not None
     net = site.load - site.pv
-    values = battery_values(bp, net, automatic=automatic)
+    values = battery_values(bp, net, automatic=automatic, price=site.price, soc_min_kwh=spec.soc_min_kwh)
     slots = []
     for t, value in enumerate(values):
         charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
