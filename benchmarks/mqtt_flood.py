@@ -115,10 +115,11 @@ async def publish(port: int, first: int, args: argparse.Namespace) -> dict[str, 
             await proc.wait()
 
 
-async def ping_lag(ws: Websocket, stop: asyncio.Event, lags: list[float]) -> None:
+async def ping_lag(ws: Websocket, stop: asyncio.Event, lags: list[float], at: list[float]) -> None:
     """Round trips of websocket pings (ms): Home Assistant answers them on its event loop."""
     while not stop.is_set():
         command_id = ws.next_id()
+        at.append(time.time())
         sent = time.perf_counter()
         await ws.ws.send_json({"id": command_id, "type": "ping"})
         while True:
@@ -149,8 +150,8 @@ async def run(args: argparse.Namespace) -> int:
         probe = await Websocket.connect(bench.session, bench.api)
         counted_before = await invalid_count(probe)
         first = bench.next_value
-        stop, lags = asyncio.Event(), list[float]()
-        pinger = asyncio.create_task(ping_lag(probe, stop, lags))
+        stop, lags, at = asyncio.Event(), list[float](), list[float]()
+        pinger = asyncio.create_task(ping_lag(probe, stop, lags, at))
         print(f"  {args.count:,} messages at {args.rate:,.0f} msg/s, every {args.invalid_every} invalid ...",
               flush=True)  # fmt: skip
         sent = await publish(bench.broker_port, first, args)
@@ -159,6 +160,9 @@ async def run(args: argparse.Namespace) -> int:
         stop.set()
         await pinger
         counted = await invalid_count(probe) - counted_before
+        worst = max(range(len(lags)), key=lags.__getitem__) if lags else None
+        worst_window = (at[worst], at[worst] + lags[worst] / 1000) if worst is not None else None
+        flood_window = (at[0], at[-1]) if at else None
         reached = sum(1 for v in range(first, last + 1) if v in bench.observer.seen)
         lags.sort()
         lost, uncounted = sent["valid"] - reached, sent["invalid"] - counted
@@ -170,9 +174,18 @@ async def run(args: argparse.Namespace) -> int:
               f"| {reached:,} | {lost} | {sent['invalid']:,} | {counted:,} "
               f"| {percentile(lags, 50):.1f} / {p99:.1f} / {lags[-1] if lags else math.nan:.1f} ({len(lags)}) "
               f"| {'PASS' if passed else 'FAIL'} |")  # fmt: skip
+        await probe.ws.close()
+        await bench.stop()  # Home Assistant writes its garbage-collection log as it exits
+        if flood_window is not None and worst_window is not None:
+            pauses = [p for p in bench.gc_pauses() if p.overlaps(*flood_window)]
+            over = [p for p in pauses if p.overlaps(*worst_window)]
+            longest = max(pauses, key=lambda p: p.seconds, default=None)
+            print(f"\nWorst ping {max(lags):.1f} ms at {worst_window[0] - flood_window[0]:.1f} s into the flood; "
+                  f"garbage collections overlapping it: {len(over)} ({sum(p.seconds for p in over) * 1000:.1f} ms); "
+                  f"during the flood {len(pauses)} collections, the longest "
+                  f"{longest.seconds * 1000 if longest else 0:.1f} ms.")  # fmt: skip
         print(f"\nMachine: {environment()}")
         status = 0 if passed else EXIT_FAIL
-        await probe.ws.close()
     except (SetupError, HassProcessError, aiohttp.ClientError, TimeoutError) as exc:
         print(f"\nerror: {exc or type(exc).__name__}", file=sys.stderr)
         status = EXIT_ERROR
