@@ -257,7 +257,9 @@ class Orchestrator:
         submitted = False
         open_recs: list[dict[str, Any]] = await self._step("strategy", None, self.open_recommendations(),
                                                             errors) or []
-        strategy = await self._step("strategy", self.strategy, self.strategy.decide(candidates, open_recs), errors)
+        currency = ctx.location.currency if ctx.location is not None else None  # Home Assistant's, for the wording
+        strategy = await self._step("strategy", self.strategy, self.strategy.decide(candidates, open_recs, currency),
+                                    errors)
         if strategy is not None:
             recs, suppressed, explained_by = strategy.recommendations, strategy.suppressed, strategy.explained_by
             # A partial run must not expire what the missing steps would have proposed again, and one
