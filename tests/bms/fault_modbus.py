@@ -30,19 +30,24 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType as SimType, SimData, SimDevice
 import pytest
 
 from custom_components.eaio.bms.codec import encode_value
 from custom_components.eaio.bms.points import DataType, RegisterType
 from custom_components.eaio.bms.profiles import Profile, load_catalog
-from eaio_sim.building import BuildingModel
+
+if TYPE_CHECKING:
+    from pymodbus.simulator import SimData, SimDevice
+
+# The server's own imports (pymodbus' simulator API, the simulated building) are made in the
+# server process only: the tests that start it may run under a pymodbus without that API.
 
 ROOT = Path(__file__).resolve().parents[2]
+# The server needs the simulator API of newer pymodbus releases: under an older Home Assistant's
+# pin it runs from another environment (tests/conftest.py's EAIO_PEER_PYTHON), as a real peer would.
+PEER_PYTHON = os.environ.get("EAIO_PEER_PYTHON") or sys.executable
 ABSURD_WORD = 0x7FC0
 _TABLES = {1: RegisterType.COIL, 2: RegisterType.DISCRETE, 3: RegisterType.HOLDING, 4: RegisterType.INPUT,
            5: RegisterType.COIL, 6: RegisterType.HOLDING, 15: RegisterType.COIL, 16: RegisterType.HOLDING}  # fmt: skip
@@ -85,6 +90,8 @@ def _words(profile: Profile, table: RegisterType, values: dict[str, Any]) -> lis
 
 
 def _simdata(profile: Profile, table: RegisterType, values: dict[str, Any]) -> list[SimData]:
+    from pymodbus.simulator import DataType as SimType, SimData
+
     points = [p for p in profile.points if p.register_type is table]
     if not points:
         return [SimData(0, datatype=SimType.INVALID)]
@@ -108,6 +115,11 @@ def _encoded(profile: Profile, table: RegisterType, values: dict[str, Any]) -> d
 
 
 def device(profile: Profile, unit: int, control: Control) -> SimDevice:
+    from pymodbus.constants import ExcCodes
+    from pymodbus.simulator import SimDevice
+
+    from eaio_sim.building import BuildingModel
+
     defaults = {k: v for k, v in BuildingModel(static=True).values(0.0).items()}
     pristine = {t: _words(profile, t, defaults) for t in (RegisterType.HOLDING, RegisterType.INPUT)}
 
@@ -178,6 +190,8 @@ async def run(args: argparse.Namespace) -> None:
         await stop.wait()
         server.close()
         return
+    from pymodbus.server import ModbusTcpServer
+
     profile = load_catalog(None).profiles[args.profile]
     modbus = ModbusTcpServer(
         [device(profile, args.unit, Control(Path(args.control)))], address=("127.0.0.1", args.port)
@@ -211,7 +225,7 @@ class FaultDevice:
 
     def start(self, timeout: float = 30.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.bms.fault_modbus", "--port", str(self.port), *self.args],
+            [PEER_PYTHON, "-m", "tests.bms.fault_modbus", "--port", str(self.port), *self.args],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
