@@ -181,6 +181,7 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
     values: list[float | None] = []
     soc_plan: FloatArray = np.zeros(0)
     planned_at = 0
+    ledger = 0.0  # kg CO2 saved so far against no battery, as measured (the open loop's ledger)
     for t in range(origin, n):
         measured = sensor.read(device.soc)
         k = t - planned_at
@@ -198,7 +199,8 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                               fc.pv.p50[offset:offset + hours], price[t:t + hours], carbon=fc.carbon[offset:offset + hours])
             band = (fc.load.p10[offset:offset + hours], fc.load.p90[offset:offset + hours])
             plan = plan_battery_safe(site, battery(min(measured / 100.0 * CAPACITY_KWH, CAPACITY_KWH)),
-                                     load_band=band, time_limit=30.0, explain_plan=False)
+                                     load_band=band, carbon_allowance_kg=min(ledger, 0.0), time_limit=30.0,
+                                     explain_plan=False)
             assert plan.battery is not None
             values = battery_values(plan.battery, site.load - site.pv, automatic=settings.automatic,
                                     price=site.price, soc_min_kwh=0.0)
@@ -224,6 +226,8 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                 stats.refused += 1
         stats.held.append(device.command)
         charge[t], discharge[t] = device.hour(float(load[t]), float(pv[t]))
+        net = float(load[t] - pv[t])
+        ledger += (max(net, 0.0) - max(net + charge[t] - discharge[t], 0.0)) * float(b.carbon.values[t])
     return charge, discharge, stats
 
 
