@@ -37,6 +37,7 @@ from .intents import Intent, Vocabulary, recognize
 
 _LOGGER = logging.getLogger(__name__)
 
+OLD_RUN = timedelta(hours=12)  # the add-on runs every hour or so; older than this is worth saying
 DECIMAL_COMMA = {"de", "fr", "es", "it", "nl", "pt", "da", "sv", "nb", "fi", "pl", "cs"}
 # Confirming and acting happen here, through the guard; the add-on's model only answers.
 LOCAL_ONLY = {
@@ -227,6 +228,18 @@ def recommendations_text(texts: Texts, link: AddonCoordinator | None, limit: int
     if len(ranked) > limit:
         text += texts.t("recommendations_more", count=len(ranked) - limit)
     return text
+
+
+def old_run_note(texts: Texts, link: AddonCoordinator | None) -> str:
+    """When the recommendations come from a run long ago, say when (the add-on may answer but not run)."""
+    last = ((link.health.get("agents") if link else None) or {}).get("last_run") or {}
+    at = last.get("at")
+    if not isinstance(at, (int, float)):
+        return ""
+    made = dt_util.utc_from_timestamp(at)
+    if dt_util.utcnow() - made < OLD_RUN:
+        return ""
+    return texts.t("old_run", time=texts.time(made))
 
 
 def savings_text(texts: Texts, link: AddonCoordinator | None) -> str:
@@ -432,7 +445,7 @@ async def _local_text(
     if name == intents.RECOMMENDATIONS:
         ranked = link.book.ranked() if link else []
         conv.last_recommendation = ranked[0].id if ranked else None
-        return note + recommendations_text(texts, link)
+        return note + recommendations_text(texts, link) + (old_run_note(texts, link) if ranked else "")
     if name == intents.WHY:
         return note + why_text(texts, link, conv)
     if name == intents.SAVINGS:

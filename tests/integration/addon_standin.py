@@ -35,6 +35,7 @@ class AddonStandIn:
         }
         self.verified: dict[str, Any] | None = {"recommendations": 1, "kwh": 12.5, "by_recommendation": {}}
         self.autopilot_default: bool | None = None  # the add-on's autopilot option, when it says it
+        self.last_run_at: float | None = None  # epoch seconds of the agents' last run, when there was one
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.token = TOKEN  # the token it accepts; a test may rotate it
@@ -52,6 +53,8 @@ class AddonStandIn:
             health["forecast"] = self.forecast
         if self.autopilot_default is not None:
             health["autopilot_default"] = self.autopilot_default
+        if self.last_run_at is not None:
+            health["agents"] = {"last_run": {"status": "ok", "at": self.last_run_at}, "agents": {}}
         return web.json_response(health)
 
     async def ask(self, request: web.Request) -> web.Response:

@@ -363,6 +363,15 @@ async def test_says_how_old_the_addon_data_is(
     assert await _ask(hass, entry, "What's the forecast for tomorrow?") == (
         "Tomorrow's expected consumption is 23.1 kWh, forecast made 14:00."
     )
+    # The add-on answers, but its recommendations come from a run long ago: said with the run's time.
+    addon.last_run_at = (T0 - timedelta(days=1)).timestamp()
+    await entry.runtime_data.async_refresh()
+    assert (await _ask(hass, entry, "Any recommendations?")).endswith(
+        "These come from the add-on's run of 2026-11-22 10:00."
+    )
+    addon.last_run_at = (T0 + timedelta(hours=4)).timestamp()
+    await entry.runtime_data.async_refresh()
+    assert "run of" not in await _ask(hass, entry, "Any recommendations?")
     await addon.stop()
     freezer.move_to(T0 + timedelta(hours=5))
     await entry.runtime_data.async_refresh()
