@@ -150,6 +150,7 @@ class Collector:
         self._refresh_lock = asyncio.Lock()  # one refresh at a time, so held events are judged once
         self._tasks: list[asyncio.Task[None]] = []
         self._refused_outputs: set[str] = set()
+        self.refreshes = 0  # entity-set refreshes done: a test waits for the one after a registry change
 
     def attach(self) -> None:
         self._link.subscribe("state_changed", self._on_state_changed)
@@ -306,6 +307,7 @@ class Collector:
                                             attributes.get("device_class"), attributes.get("friendly_name")))
                 await self._store.call(StoreDb.set_learned, metas)
                 learned = wanted
+                self.refreshes += 1
             finally:
                 held, self._held = self._held, None
                 added: set[str] = set()

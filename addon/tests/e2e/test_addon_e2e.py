@@ -72,6 +72,15 @@ async def _eaio_entities(ha: HomeAssistant) -> list[str]:
     return sorted(json.loads(ids))
 
 
+async def _entities_of(ha: HomeAssistant, entry_id: str) -> set[str]:
+    """The entities of one config entry (the add-on link's), by the entry each belongs to."""
+    found = await ha.api.call("POST", "/api/template", json_body={
+        "template": "{{ integration_entities('eaio') | map('config_entry_id') | list | to_json }}"})
+    every = await ha.api.call("POST", "/api/template", json_body={
+        "template": "{{ integration_entities('eaio') | list | to_json }}"})
+    return {e for e, owner in zip(json.loads(every), json.loads(found), strict=True) if owner == entry_id}
+
+
 async def _eaio_power_sensor(ha: HomeAssistant) -> str:
     """The meter's total power: it moves at every poll."""
     for entity_id in await _eaio_entities(ha):
@@ -229,15 +238,20 @@ async def _has_open_count(ha: HomeAssistant) -> bool:
 
 async def test_a_recommendation_appears_in_home_assistant(home_assistant: HomeAssistant, addon: Runtime) -> None:
     url = f"http://127.0.0.1:{addon.port}"
+    refreshed = addon.collector.refreshes
     flow = await _addon_link_flow(home_assistant)
     refused = await home_assistant.api.call("POST", flow, json_body={"url": url, "token": "not-the-token"})
     assert refused["type"] == "form" and refused["errors"] == {"base": "invalid_auth"}  # the add-on said 401
     entry = await home_assistant.api.call("POST", flow, json_body={"url": url, "token": addon.api_token})
     assert entry["type"] == "create_entry", entry
-    # The link's sensors are new EAIO entities: the add-on learns them from the registry.
+    # The link's sensors are new EAIO entities, but EAIO's own output: the add-on reads the registry
+    # again and learns none of them (it would learn from its own advice), only the devices' points.
     await wait_until(lambda: _has_open_count(home_assistant), 30, "the recommendation sensors")
-    known = set(await _eaio_entities(home_assistant))
-    await wait_until(lambda: known <= addon.collector.learned, 30, "the add-on learned the new EAIO entities")
+    await wait_until(lambda: addon.collector.refreshes > refreshed, 30, "the add-on read the registry again")
+    link_entities = await _entities_of(home_assistant, entry["result"]["entry_id"])
+    assert link_entities and not link_entities & addon.collector.learned
+    devices = set(await _eaio_entities(home_assistant)) - link_entities
+    assert devices and devices <= addon.collector.learned
 
     async with EventWatcher(home_assistant, "eaio_recommendation") as watcher:
         item = await addon.submit_recommendations([
