@@ -35,6 +35,7 @@ from ..engine.patterns import AlwaysOnWaste
 from ..engine.series import HOUR, FloatArray
 from ..options import EV_CHARGER_EFFICIENCY, BatteryOptions, DeferrableLoad, EvOptions
 from ..store import Store, StoreDb
+from ..wording import span
 from .base import Agent
 from .bus import EventBus
 from .candidate import Candidate
@@ -182,8 +183,9 @@ def _stretches(power: FloatArray) -> Iterator[tuple[int, int]]:
             yield int(a), int(b)
 
 
-def _span(start: datetime, a: int, b: int, tz: ZoneInfo) -> str:
-    return f"{(start + a * HOUR).astimezone(tz):%H:%M}-{(start + b * HOUR).astimezone(tz):%H:%M}"
+def _span(start: datetime, a: int, b: int, tz: ZoneInfo, now: datetime) -> str:
+    """Hours ``a`` to ``b`` of a plan in Home Assistant's zone, saying "tomorrow" when they start then."""
+    return span(start + a * HOUR, start + b * HOUR, tz, now)
 
 
 def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spec: Battery,
@@ -198,8 +200,8 @@ def _battery_candidate(ctx: RunContext, plan: Plan, battery: BatteryOptions, spe
     discharge = [s for s in _stretches(plan.battery.discharge_kw) if s[0] < day]
     if not charge and not discharge:
         return None
-    charge_text = ", ".join(_span(plan.start, a, b, tz) for a, b in charge)
-    discharge_text = ", ".join(_span(plan.start, a, b, tz) for a, b in discharge)
+    charge_text = ", ".join(_span(plan.start, a, b, tz, ctx.now) for a, b in charge)
+    discharge_text = ", ".join(_span(plan.start, a, b, tz, ctx.now) for a, b in discharge)
     if charge and discharge:
         title = f"Charge the battery {charge_text}, discharge {discharge_text}"
     elif charge:
@@ -381,9 +383,9 @@ def _shift_candidate(ctx: RunContext, plan: Plan, shift: Shift, saving: float, a
         spans = list(_stretches(ev.power_kw))
         if not spans:
             return None
-        charge = ", ".join(_span(plan.start, a, b, tz) for a, b in spans)
+        charge = ", ".join(_span(plan.start, a, b, tz, ctx.now) for a, b in spans)
         title = f"Charge the EV {charge}"
-        facts = {"charge": charge, "window": window, "start": charge[:5],
+        facts = {"charge": charge, "window": window, "start": f"{(plan.start + spans[0][0] * HOUR).astimezone(tz):%H:%M}",
                  "energy_kwh": round(shift.ev.energy_kwh, 3), "delivered_kwh": round(ev.delivered_kwh, 3),
                  "max_power_kw": round(shift.ev.max_kw, 2)}
         reasons = [r.message for r in plan.reasons if r.code == "ev_charge" and r.attributes.get("ev") == EV_NAME]
