@@ -79,6 +79,7 @@ class AgentSwarm:
         drift = asyncio.create_task(self.orchestrator.watch_drift(), name="eaio-drift")
         try:
             await self.orchestrator.schedule(self.orchestrator.options.optimize_every_minutes)
+            await drift  # no schedule (0): a plan made on request is still followed for drift
         finally:
             drift.cancel()
 
