@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .addon_coordinator import AddonCoordinator
-from .const import CONF_SOURCE_TYPE, DOMAIN, SOURCE_MODBUS
+from .const import CONF_BASE_TOPIC, CONF_SOURCE_TYPE, DOMAIN, SOURCE_MODBUS
 from .executor import PlanExecutor
 
 
@@ -41,6 +41,8 @@ def websocket_devices(hass: HomeAssistant, connection: ActiveConnection, msg: di
                 "title": entry.title,
                 "state": entry.state.value,
                 "source_type": entry.data.get(CONF_SOURCE_TYPE, SOURCE_MODBUS),
+                # An MQTT device's topics: the add-on's MQTT tools may read them by default.
+                **({"base_topic": entry.data[CONF_BASE_TOPIC]} if CONF_BASE_TOPIC in entry.data else {}),
             }
             for entry in hass.config_entries.async_entries(DOMAIN)
         ],
