@@ -148,7 +148,8 @@ class FakeHomeAssistant:
             await ok(answer)
         elif kind == "eaio/devices" and self.eaio_devices_command:
             await ok([{"entry_id": e.get("entry_id"), "title": e.get("title"), "state": e.get("state"),
-                       "source_type": (e.get("data") or {}).get("source_type", "modbus")}
+                       "source_type": (e.get("data") or {}).get("source_type", "modbus"),
+                       **({"base_topic": e["data"]["base_topic"]} if "base_topic" in (e.get("data") or {}) else {})}
                       for e in self.config_entries if e.get("domain") == "eaio"])
         elif kind == "config_entries/get":
             # Like Home Assistant: the entry's data is not part of the answer.

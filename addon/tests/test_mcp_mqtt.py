@@ -16,8 +16,11 @@ from eaio_addon.mcp_servers.mqtt_tools import eaio_device_topics
 from eaio_addon.mcp_servers.topics import filter_covers
 from eaio_addon.option_types import OptionError
 from eaio_addon.options import parse_options
+from eaio_addon.runtime import Runtime, Settings
 from mcp_types import CallToolResult, TextContent
 import pytest
+
+from tests.fake_ha import FakeHomeAssistant
 
 TOKEN = "mqtt-test-token"
 USER, PASSWORD = "eaio", "broker-secret"
@@ -233,3 +236,30 @@ async def test_device_topics_come_from_the_integrations_mqtt_entries() -> None:
         return answer
 
     assert await eaio_device_topics(call) == ["meters/m1/#"]
+
+
+async def test_the_running_addon_reads_its_mqtt_devices_topics_and_nothing_else(broker: Broker,
+                                                                              tmp_path: Path) -> None:
+    broker.mosquitto_pub("rooms/r7/temperature", "21.5", retain=True)
+    broker.mosquitto_pub("secrets/wifi", "hunter2", retain=True)
+    ha = FakeHomeAssistant()
+    ha.config_entries = [{"entry_id": "r7", "domain": "eaio", "title": "Room 7", "state": "loaded",
+                          "data": {"source_type": "mqtt", "base_topic": "rooms/r7"}}]
+    await ha.start()
+    runtime = Runtime(Settings(mode="standalone", ha_ws_url=f"ws://127.0.0.1:{ha.port}/api/websocket",
+                               ha_token="good-token", data_dir=tmp_path, host="127.0.0.1", port=0,
+                               options=parse_options({"backfill_days": 0, "mqtt_host": "127.0.0.1",
+                                                      "mqtt_port": broker.port, "mqtt_username": USER,
+                                                      "mqtt_password": PASSWORD})))
+    await runtime.start()
+    try:
+        await runtime.link.wait_connected()
+        async with open_client_session(runtime.mcp_url("mqtt"), runtime.api_token) as s:
+            read = _json(await s.call_tool("mqtt_read_retained", {"topic": "rooms/r7/+"}))
+            assert [(m["topic"], m["payload"]) for m in read["messages"]] == [("rooms/r7/temperature", "21.5")]
+            for topic in ("#", "secrets/wifi", "rooms/#"):
+                refused = await s.call_tool("mqtt_read_retained", {"topic": topic})
+                assert refused.is_error and "rooms/r7/#" in _text(refused) and "hunter2" not in _text(refused)
+    finally:
+        await runtime.stop()
+        await ha.stop()
