@@ -397,6 +397,15 @@ class StoreDb:
         with self._transaction():
             return self._enqueue(domain, service, data, return_response, push_id)
 
+    def enqueue_superseding(self, domain: str, service: str, data: dict[str, Any], *, push_id: str,
+                            keep_s: float = 86400.0) -> OutboxItem:
+        """Queue a push that replaces every earlier one of its service (a plan replaces the last plan whole):
+        earlier pending ones are dropped, delivered or failed ones are kept ``keep_s`` for the record."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM outbox WHERE domain = ? AND service = ? AND (state = 'pending' OR created_at < ?)",
+                       (domain, service, time.time() - keep_s))
+            return self._enqueue(domain, service, data, True, push_id)
+
     def _enqueue(self, domain: str, service: str, data: dict[str, Any], return_response: bool,
                  push_id: str | None) -> OutboxItem:
         cursor = self._db.execute(

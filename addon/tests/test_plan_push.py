@@ -209,3 +209,20 @@ async def test_an_integration_without_plans_does_not_hold_up_the_recommendations
     await wait_until(lambda: received == [["after-the-plan"]], 20, "the recommendations delivered")
     dropped = await runtime.store.call(StoreDb.outbox_item, plan.id)
     assert dropped is not None and dropped.state == "failed" and "not_found" in (dropped.last_error or "")
+
+
+def test_a_plan_replaces_the_one_still_waiting(tmp_path: Path) -> None:
+    db = StoreDb(tmp_path / "eaio.db")
+    try:
+        other = db.enqueue("eaio", "submit_recommendations", {"recommendations": []}, return_response=True)
+        first = db.enqueue_superseding("eaio", "submit_plan", _plan("plan-1"), push_id="plan-1")
+        second = db.enqueue_superseding("eaio", "submit_plan", _plan("plan-2"), push_id="plan-2")
+        assert db.outbox_item(first.id) is None  # never delivered late: the newer plan replaces it
+        assert db.outbox_head() == other and db.outbox_item(second.id) is not None
+        db.outbox_delivered(second.id, {"accepted": ["battery"]})
+        db.enqueue_superseding("eaio", "submit_plan", _plan("plan-3"), push_id="plan-3")
+        assert db.outbox_item(second.id) is not None  # a delivered plan stays a day for the record
+        db.enqueue_superseding("eaio", "submit_plan", _plan("plan-4"), push_id="plan-4", keep_s=-1.0)
+        assert db.outbox_item(second.id) is None and db.outbox_item(other.id) is not None
+    finally:
+        db.close()

@@ -269,8 +269,8 @@ async def queue_plan(store: Store, plan: dict[str, Any], wake: Callable[[], None
     if not isinstance(plan.get("plan_id"), str) or not plan["plan_id"]:
         raise ValueError("the plan has no 'plan_id' (a non-empty string)")
     body = json.loads(json.dumps(plan))  # a copy; raises TypeError if not JSON
-    item = await store.call(StoreDb.enqueue, "eaio", "submit_plan", body, return_response=True,
-                            push_id=plan["plan_id"])
+    # A plan replaces the last one whole: one still waiting for the link is dropped, not delivered late.
+    item = await store.call(StoreDb.enqueue_superseding, "eaio", "submit_plan", body, push_id=plan["plan_id"])
     _LOGGER.info("Queued plan %s (%d item(s)) as push %s", plan["plan_id"], len(plan["items"]), item.push_id)
     wake()
     return item
