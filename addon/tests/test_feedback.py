@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from eaio_addon.agents.feedback import Feedback, Measured
+from eaio_addon.agents.feedback import Feedback, Measured, ran_since
 from eaio_addon.agents.load import shiftables
 from eaio_addon.agents.plan_push import LoadPlanParts
 from eaio_addon.engine.optimize import SiteInputs
@@ -136,6 +136,25 @@ def test_a_run_planned_later_in_the_open_window_stays_in_it() -> None:
     # Already run today: tomorrow's window even with the plan.
     (ran,) = shiftables(options.deferrable_loads, None, _site(start), Measured(ran_today={"dishwasher"}), previous)
     assert ran.window_start == datetime(2026, 12, 7, 18, tzinfo=ZoneInfo(TZ))
+
+
+def test_a_run_past_midnight_was_yesterdays() -> None:
+    tz = ZoneInfo(TZ)
+    options = parse_options({"deferrable_loads": [DISHWASHER]})
+    load = options.deferrable_loads[0]
+    # 02:00 local, inside the 18:00-07:00 window: a run counts from the window's start (yesterday 18:00).
+    at_two = datetime(2026, 12, 7, 2, tzinfo=tz)
+    midnight = datetime(2026, 12, 7, tzinfo=tz)
+    assert ran_since(at_two, midnight, load.earliest_minute, load.window_minutes, tz) == \
+        datetime(2026, 12, 6, 18, tzinfo=tz)
+    # 10:00 local, between windows: from the last window's end (07:00), not from midnight.
+    at_ten = datetime(2026, 12, 7, 10, tzinfo=tz)
+    assert ran_since(at_ten, midnight, load.earliest_minute, load.window_minutes, tz) == datetime(2026, 12, 7, 7,
+                                                                                                    tzinfo=tz)
+    # It ran in the open window: not again in it, but today's 18:00 window is the next one.
+    start = at_two.astimezone(UTC)
+    (shift,) = shiftables(options.deferrable_loads, None, _site(start), Measured(ran_today={"dishwasher"}), None)
+    assert shift.window_start == datetime(2026, 12, 7, 18, tzinfo=tz)
 
 
 def test_the_car_gets_what_is_still_missing_in_its_open_window() -> None:

@@ -8,7 +8,8 @@ then starts from what the options and the store say.
 
 What is measured: the battery's state of charge; the energy already delivered to the car in its
 open window (a session-energy sensor in kWh/Wh); whether an appliance already ran today (its
-switch or power sensor, from Home Assistant's history since local midnight); the zone's
+switch or power sensor, from Home Assistant's history: in its window when one is open, else since
+local midnight or the end of its last window, whichever is later); the zone's
 temperature (its sensor, or the climate entity's ``current_temperature``).
 """
 
@@ -181,13 +182,15 @@ class Feedback:
                      else _as_float(((state or {}).get("attributes") or {}).get("current_temperature")))
             if value is not None:
                 out.zone_temperature = value
-        midnight = now.astimezone(ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+        zone_tz = ZoneInfo(tz)
+        midnight = now.astimezone(zone_tz).replace(hour=0, minute=0, second=0, microsecond=0)
         for load in options.deferrable_loads:
             entity = switch(load.key, load.entity)
             if entity is None:
                 continue
             try:
-                hours = await self.on_hours(entity, midnight, now, ON_POWER_SHARE * load.power_kw
+                since = ran_since(now, midnight, load.earliest_minute, load.window_minutes, zone_tz)
+                hours = await self.on_hours(entity, since, now, ON_POWER_SHARE * load.power_kw
                                             * (1000.0 if _watts(states.get(entity)) else 1.0))
             except (LinkDown, HaError) as err:
                 out.notes.append(f"feedback: history of {entity} not read ({err})")
@@ -257,3 +260,15 @@ def planned_in(plan: dict[str, Any] | None, key: str, since: datetime, until: da
     item = next((i for i in (plan or {}).get("items", ()) if i.get("key") == key), None)
     return any(since <= datetime.fromisoformat(s["start"]) < until and s.get("value") not in (None, False, 0, 0.0)
                for s in (item or {}).get("slots", ()))
+
+
+def ran_since(now: datetime, midnight: datetime, start_minute: int, minutes: int, tz: tzinfo) -> datetime:
+    """From when a run counts as this day's: the open window's start, else local midnight or the end of
+    the last window, whichever is later (a run that ended a window past midnight was yesterday's)."""
+    window = open_window(now, start_minute, minutes, tz)
+    if window is not None:
+        return window[0]
+    local = now.astimezone(tz)
+    ends = [datetime.combine(local.date() + timedelta(days=d), time(start_minute // 60, start_minute % 60),
+                             tzinfo=tz) + timedelta(minutes=minutes) for d in (-2, -1, 0)]
+    return max([midnight, *(e for e in ends if e <= now)])

@@ -322,7 +322,9 @@ def shiftables(loads: tuple[DeferrableLoad, ...], ev: EvOptions | None, site: Si
                     and not run_done(previous, load.key, window[0], site.start)):
                 begin, end = site.start, window[1]
             else:
-                begin, end = _next_window(site, load.earliest_minute, load.window_minutes, load.key in ran)
+                # Ran in the open window: its next one; ran earlier today, outside a window: not today.
+                begin, end = _next_window(site, load.earliest_minute, load.window_minutes,
+                                          load.key in ran and window is None)
             profile = _profile(load.power_kw, load.run_hours)
         out.append(Shift(load.name, f"deferrable-{load.key}", load.key, begin, end, load.entity,
                          run=DeferrableRun(load.name, profile, begin, end)))
