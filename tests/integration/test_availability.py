@@ -303,4 +303,6 @@ async def test_read_points_lists_points_and_reports_an_unreachable_device_withou
     )  # fmt: skip
     assert response["values"] == {}
     assert response["errors"]["zone_temperature"].startswith("device unreachable")
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Neither EAIO nor Home Assistant logs the refusal as an error (the protocol library may say, at its own
+    # level, that a request to the dead device went unanswered: under load the kill is seen as a timeout).
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and not r.name.startswith("pymodbus")]
