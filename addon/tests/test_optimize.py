@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import re
 from zoneinfo import ZoneInfo
 
 from eaio_addon.engine.optimize import (
@@ -107,6 +108,20 @@ def test_two_price_day_charges_cheap_and_discharges_at_peak() -> None:
     peak_reason = next(r for r in plan.reasons if r.code == "discharge_peak_price")
     assert peak_reason.start == START + timedelta(hours=16) and peak_reason.end == START + timedelta(hours=21)
     assert "16:00-21:00" in peak_reason.message
+
+
+def test_reasons_give_money_in_the_sites_currency() -> None:
+    n = 24
+    site = SiteInputs(START, np.full(n, 1.0), np.zeros(n), tou(n), tz=TZ, currency="EUR")
+    plan = plan_battery(site, battery(terminal_value=0.0))
+    summary = next(r for r in plan.reasons if r.code == "plan_summary")
+    assert re.search(r"Plan costs \d+\.\d\d EUR against \d+\.\d\d EUR for doing nothing: saves \d+\.\d\d EUR",
+                     summary.message), summary.message
+    charge = next(r for r in plan.reasons if r.code == "charge_from_grid_low_price")
+    assert "0.20 EUR/kWh" in charge.message, charge.message
+    # Without a known currency only the number: never another currency's sign.
+    plain = plan_battery(SiteInputs(START, np.full(n, 1.0), np.zeros(n), tou(n), tz=TZ), battery(terminal_value=0.0))
+    assert "EUR" not in " ".join(r.message for r in plain.reasons) and "$" not in " ".join(r.message for r in plain.reasons)
 
 
 def test_flat_price_leaves_the_battery_idle_and_says_why() -> None:

@@ -17,7 +17,8 @@ def site_inputs(ctx: RunContext) -> SiteInputs:
     hours = len(ctx.forecast)
     pv = ctx.pv_forecast.p50[:hours] if ctx.pv_forecast is not None else np.zeros(hours)
     return SiteInputs(ctx.forecast.start, np.maximum(ctx.forecast.p50, 0.0), np.maximum(pv, 0.0),
-                      ctx.price.values[:hours], tz=ZoneInfo(ctx.tz))
+                      ctx.price.values[:hours], tz=ZoneInfo(ctx.tz),
+                      currency=ctx.location.currency if ctx.location is not None else "")
 
 
 def per_day(value: float, hours: int) -> float:

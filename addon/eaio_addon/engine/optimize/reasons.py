@@ -44,6 +44,14 @@ class _Clock:
     def span(self, a: int, b: int) -> str:
         return f"{self.fmt(a)}-{self.fmt(b)}"
 
+    def money(self, amount: float) -> str:
+        """``0.61 EUR``: the site's currency after the number (the number alone when it is unknown)."""
+        return f"{amount:.2f} {self.site.currency}" if self.site.currency else f"{amount:.2f}"
+
+    def per_kwh(self, price: float) -> str:
+        """``0.20 EUR/kWh``."""
+        return f"{price:.2f} {self.site.currency}/kWh" if self.site.currency else f"{price:.2f}/kWh"
+
     def reason(self, code: str, message: str, a: int, b: int, **attrs: float | str) -> Reason:
         return Reason(code, message, self.at(a), self.at(b), dict(attrs))
 
@@ -83,8 +91,8 @@ def _summary(clock: _Clock, plan: Plan) -> Reason:
     base, tot = plan.baseline, plan.totals
     pct = f" ({plan.saving / base.cost:.0%})" if base.cost > 1e-9 else ""
     message = (
-        f"Plan costs {tot.cost:.2f} against {base.cost:.2f} for doing nothing: saves "
-        f"{plan.saving:.2f}{pct} and {plan.carbon_saving_kg:.1f} kg CO2 over {plan.hours} h"
+        f"Plan costs {clock.money(tot.cost)} against {clock.money(base.cost)} for doing nothing: saves "
+        f"{clock.money(plan.saving)}{pct} and {plan.carbon_saving_kg:.1f} kg CO2 over {plan.hours} h"
     )
     return clock.reason(
         "plan_summary",
@@ -115,7 +123,7 @@ def _battery(
         fate = (
             "would otherwise be exported for nothing"
             if float(site.export[a:b].max()) <= 0
-            else f"would otherwise be exported at {float(site.export[a:b].mean()):.2f}/kWh"
+            else f"would otherwise be exported at {clock.per_kwh(float(site.export[a:b].mean()))}"
         )
         out.append(
             clock.reason(
@@ -133,14 +141,14 @@ def _battery(
         paid = _mean(site.price[a:b], from_grid[a:b])
         later = dis[b:]
         use = (
-            f" to use later at {_mean(site.price[b:], later):.2f}/kWh"
+            f" to use later at {clock.per_kwh(_mean(site.price[b:], later))}"
             if float(later.sum()) > TOL
             else " to hold for after this plan"
         )
         out.append(
             clock.reason(
                 "charge_from_grid_low_price",
-                f"Charge {kwh:.1f} kWh from the grid {clock.span(a, b)} at {paid:.2f}/kWh{use} "
+                f"Charge {kwh:.1f} kWh from the grid {clock.span(a, b)} at {clock.per_kwh(paid)}{use} "
                 f"(after {1 - battery.charge_efficiency * battery.discharge_efficiency:.0%} round-trip loss it still pays)",
                 a,
                 b,
@@ -160,7 +168,7 @@ def _battery(
             clock.reason(
                 code,
                 f"Discharge {kwh:.1f} kWh {clock.span(a, b)} to cover {what} load instead of "
-                f"importing at {paid:.2f}/kWh",
+                f"importing at {clock.per_kwh(paid)}",
                 a,
                 b,
                 energy_kwh=kwh,
@@ -174,8 +182,8 @@ def _battery(
         out.append(
             clock.reason(
                 "battery_idle",
-                f"Battery stays idle: no PV surplus to store, and buying at {cheap:.2f} to avoid "
-                f"{dear:.2f} loses money after the {1 - rte:.0%} round-trip loss"
+                f"Battery stays idle: no PV surplus to store, and buying at {clock.per_kwh(cheap)} to avoid "
+                f"{clock.per_kwh(dear)} loses money after the {1 - rte:.0%} round-trip loss"
                 if cheap / rte >= dear - battery.cycle_cost
                 else "Battery stays idle: nothing it could do in this horizon pays for its losses",
                 0,
@@ -199,7 +207,7 @@ def _evs(clock: _Clock, plan: Plan, net_pv: FloatArray) -> list[Reason]:
             out.append(
                 clock.reason(
                     "ev_charge",
-                    f"Charge EV '{ev.name}' {clock.span(a, b)}: {kwh:.1f} kWh at {paid:.2f}/kWh{source}",
+                    f"Charge EV '{ev.name}' {clock.span(a, b)}: {kwh:.1f} kWh at {clock.per_kwh(paid)}{source}",
                     a,
                     b,
                     ev=ev.name,
@@ -233,7 +241,7 @@ def _deferrables(clock: _Clock, plan: Plan, baseline_flex: dict[str, FloatArray]
         if float(base.sum()) > 0 and int(np.argmax(base > 0)) == a:
             why = "its earliest start is already the best time"
         else:
-            why = f"at {planned_price:.2f}/kWh instead of {base_price:.2f}/kWh at its earliest start"
+            why = f"at {clock.per_kwh(planned_price)} instead of {clock.per_kwh(base_price)} at its earliest start"
         out.append(
             clock.reason(
                 "deferrable_scheduled",
@@ -271,8 +279,8 @@ def _hvac(clock: _Clock, plan: Plan, high: np.ndarray) -> list[Reason]:
         out.append(
             clock.reason(
                 code,
-                f"{verb} to {extreme:.1f} °C {clock.span(a, b)} at {float(site.price[a:b].mean()):.2f}/kWh "
-                f"before the {float(site.price[p0:p1].mean()):.2f}/kWh period {clock.span(p0, p1)}",
+                f"{verb} to {extreme:.1f} °C {clock.span(a, b)} at {clock.per_kwh(float(site.price[a:b].mean()))} "
+                f"before the {clock.per_kwh(float(site.price[p0:p1].mean()))} period {clock.span(p0, p1)}",
                 a,
                 b,
                 temperature=extreme,
@@ -285,7 +293,7 @@ def _hvac(clock: _Clock, plan: Plan, high: np.ndarray) -> list[Reason]:
         out.append(
             clock.reason(
                 "coast_through_peak",
-                f"Keep the unit off {clock.span(a, b)} at {float(site.price[a:b].mean()):.2f}/kWh and let the zone "
+                f"Keep the unit off {clock.span(a, b)} at {clock.per_kwh(float(site.price[a:b].mean()))} and let the zone "
                 f"drift from {t0:.1f} to {t1:.1f} °C (band edge {float(edge[b - 1]):.1f} °C)",
                 a,
                 b,

@@ -269,6 +269,7 @@ class SiteInputs:
     import_limit_kw: float | None = None
     export_limit_kw: float | None = None
     tz: tzinfo = field(default=UTC)
+    currency: str = ""  # what prices are in (an ISO 4217 code), for the reasons' words only
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
