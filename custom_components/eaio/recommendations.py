@@ -55,6 +55,7 @@ RECOMMENDATION_SCHEMA = vol.Schema(
         vol.Required("action"): ACTION_SCHEMA,
         vol.Optional("target_entity"): vol.Any(None, cv.entity_id),
         vol.Optional("proposed_value"): vol.Any(None, bool, vol.Coerce(float), cv.string),
+        vol.Optional("unit"): vol.Any(None, vol.All(cv.string, vol.Length(max=32))),
         vol.Optional("estimated_savings_kwh_per_day", default=0.0): vol.All(
             vol.Coerce(float), vol.Range(min=0, max=1e6)
         ),
@@ -85,6 +86,7 @@ class Recommendation:
     description: str = ""
     target_entity: str | None = None
     proposed_value: Any = None
+    unit: str | None = None  # of the proposed value: as submitted, else the target entity's own
     estimated_savings_kwh_per_day: float = 0.0
     estimated_savings_per_day: float = 0.0
     confidence: float = 0.5
@@ -109,6 +111,7 @@ class Recommendation:
             "action": self.action,
             "target_entity": self.target_entity,
             "proposed_value": self.proposed_value,
+            "unit": self.unit,
             "estimated_savings_kwh_per_day": self.estimated_savings_kwh_per_day,
             "estimated_savings_per_day": self.estimated_savings_per_day,
             "confidence": self.confidence,
@@ -198,6 +201,9 @@ class RecommendationBook:
                 continue
             previous = self.open.get(rec.id)
             rec.created = previous.created if previous else now
+            if rec.unit is None and rec.target_entity and rec.proposed_value is not None:
+                target = self.hass.states.get(rec.target_entity)
+                rec.unit = target.attributes.get("unit_of_measurement") if target is not None else None
             self.open[rec.id] = rec
             accepted.append(rec.id)
             if previous is None:

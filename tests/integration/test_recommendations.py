@@ -142,6 +142,22 @@ async def test_submit_keeps_good_refuses_bad_and_fills_sensors(
     assert events[-1].data["type"] == "expired" and events[-1].data["id"] == "a"
 
 
+async def test_a_proposed_value_carries_its_unit(hass: HomeAssistant, addon: AddonStandIn) -> None:
+    entry = await _linked(hass, addon)
+    hass.states.async_set("number.zone_setpoint", "21.0", {"unit_of_measurement": "°C", "min": 15, "max": 26})
+    await _submit(hass, [
+        _rec("setpoint", target_entity="number.zone_setpoint", proposed_value=21.5),
+        _rec("given", "load", target_entity="number.zone_setpoint", proposed_value=2.0, unit="kW"),
+    ])  # fmt: skip
+    await hass.async_block_till_done()
+    ids = entity_ids(hass, entry)
+    hvac = hass.states.get(ids["hvac_recommendation"])
+    assert hvac is not None and hvac.attributes["proposed_value"] == 21.5
+    assert hvac.attributes["unit"] == "°C"  # the target entity's own unit
+    load = hass.states.get(ids["load_recommendation"])
+    assert load is not None and load.attributes["unit"] == "kW"  # as submitted
+
+
 async def test_apply_writes_within_bounds(
     hass: HomeAssistant, addon: AddonStandIn, modbus_sim_factory: Callable[..., ModbusSim]
 ) -> None:
