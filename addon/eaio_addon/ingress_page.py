@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .agents.plots import realized_rows
+from .agents.plots import potential_rows, realized_rows
 from .plots import Plot, forecast_plot, plan_plot, recommendations_plot
 
 _STYLE = """
@@ -143,6 +143,8 @@ def render_page(facts: dict[str, Any]) -> str:
 <body><h1>EAIO add-on</h1>{summary}
 {render_plots(facts.get("plots"), facts.get("time_zone"), facts.get("now"), str(facts.get("currency") or ""))}
 <h2>Realized savings</h2><table>{_rows(realized_rows(health.get("verified_savings"), str(facts.get("currency") or "")))}</table>
+<h2>What the battery could have saved</h2>
+<table>{_rows(potential_rows(facts.get("potential"), str(facts.get("currency") or "")))}</table>
 <h2>Links</h2><table>{link}</table>
 <h2>Store</h2><table>{store}</table>
 <h2>Entities</h2><table><tr><th>Entity</th><th>Source</th><th>State class</th><th>Unit</th></tr>{entity_rows}</table>

@@ -313,6 +313,7 @@ class Runtime:
             "time_zone": self.ha_config.get("time_zone"),
             "currency": self.ha_config.get("currency", ""),
             "plots": await self._agents.plots() if self._agents is not None else None,
+            "potential": await self._agents.savings_potential() if self._agents is not None else None,
             "last_run": (self._agents.orchestrator.last.api() if self._agents is not None
                          and self._agents.orchestrator.last is not None else None),
         }

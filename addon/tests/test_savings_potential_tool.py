@@ -4,12 +4,14 @@ over the last days three ways; a backend without the agents says it cannot."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from html import escape
 import json
 from pathlib import Path
 from typing import Any
 
 from eaio_addon.agents.energy_backend import AddonEnergyBackend
 from eaio_addon.agents.memory import AgentMemory
+from eaio_addon.ingress_page import render_page
 from eaio_addon.mcp_servers import McpHttpServer, MqttSettings, StoreEnergyBackend, open_client_session
 from eaio_addon.mcp_servers.backend import EnergyBackend
 from eaio_addon.store import Store
@@ -81,3 +83,30 @@ async def test_the_tool_reports_plan_perfect_foresight_and_rule(store: Store) ->
             assert without.is_error and "needs the agents" in _text(without)
     finally:
         await mcp.stop()
+
+
+async def test_the_page_shows_the_report_made_once_per_run(store: Store) -> None:
+    orchestrator = make_orchestrator(store, Sink(), {"battery": BATTERY})
+    result = await orchestrator.run("test")
+    assert result.status == "ok", result.errors
+
+    async def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    agents = AddonEnergyBackend(store, orchestrator, AgentMemory(store), lambda: None, health)
+    report = await agents.page_potential(days=7)
+    assert isinstance(report, dict) and report["days"] == 7
+    assert await agents.page_potential(days=7) is report  # the page refreshes; the replay is made once per run
+    # Thirty days asked of a store that holds fewer: the reason, not a broken page.
+    short = await agents.page_potential()
+    assert isinstance(short, str) and "hours missing" in short
+    page = render_page({"health": {"status": "ok"}, "potential": report, "currency": "EUR"})
+    assert "What the battery could have saved" in page
+    saving = report["plan_followed"]["saving"]
+    assert f"With EAIO&#x27;s plans followed</th><td>saves {saving:.2f} EUR" in page
+    assert "With the self-consumption rule" in page and "With perfect foresight" in page
+    # Without a battery in the options the page says why there is no report.
+    plain = AddonEnergyBackend(store, make_orchestrator(store, Sink(), {}), AgentMemory(store), lambda: None, health)
+    why = await plain.page_potential()
+    assert why == "no home battery in the options: nothing to report"
+    assert escape(why) in render_page({"health": {"status": "ok"}, "potential": why})

@@ -39,6 +39,7 @@ class AddonEnergyBackend:
         self.memory = memory
         self._wake = wake_sender
         self._health = health
+        self._potential: tuple[tuple[str, int], dict[str, Any] | str] | None = None  # (run, days) -> report or why
 
     async def status(self) -> dict[str, Any]:
         health = await self._health()
@@ -100,6 +101,19 @@ class AddonEnergyBackend:
 
     async def verified_savings(self) -> dict[str, Any]:
         return await self.memory.verified_total()
+
+    async def page_potential(self, days: int = 30) -> dict[str, Any] | str:
+        """The savings report for the add-on page, made once per optimization run (the page refreshes every
+        15 s); the reason in words when there is none."""
+        last = self.orchestrator.last
+        key = (last.run_id if last is not None else "", days)
+        if self._potential is None or self._potential[0] != key:
+            try:
+                report: dict[str, Any] | str = await self.savings_potential(days)
+            except (LookupError, ValueError) as err:  # no battery, no run yet, or too little history
+                report = str(err)
+            self._potential = (key, report)
+        return self._potential[1]
 
     async def savings_potential(self, days: int) -> dict[str, Any]:
         """What the home battery would have saved over the last ``days`` days: with EAIO's plans

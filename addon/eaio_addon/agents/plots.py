@@ -70,3 +70,24 @@ def realized_rows(verified: dict[str, Any] | None, currency: str = "") -> list[t
     rows.append((f"Total, last {plan.get('days', 30)} days", line(plan["total"])))
     rows += [("Note", str(note)) for note in plan.get("notes", ())]
     return rows
+
+
+def potential_rows(report: dict[str, Any] | str | None, currency: str = "") -> list[tuple[str, str]]:
+    """The page's lines for what the battery could have saved: EAIO's plans followed, perfect foresight and the
+    self-consumption rule, against no battery (the engine's report; its reason when there is none)."""
+    if not isinstance(report, dict):
+        return [("Battery", str(report or "no report yet: it is made after an optimization run"))]
+    unit = f" {currency}" if currency else ""
+
+    def way(part: dict[str, Any]) -> str:
+        return f"saves {part['saving']:.2f}{unit} ({part['saving_pct']:.1f} %), costs {part['cost']:.2f}{unit}"
+
+    share = report.get("plan_share_of_perfect_pct")
+    rows = [
+        (f"Without a battery, since {report['from']}", f"costs {report['cost_without_battery']:.2f}{unit}"),
+        ("With EAIO's plans followed", way(report["plan_followed"])),
+        ("With perfect foresight", way(report["perfect_foresight"])),
+        ("With the self-consumption rule", way(report["simple_rule"])),
+        ("EAIO's share of what foresight saves", "-" if share is None else f"{share:.1f} %"),
+    ]
+    return rows + [("Note", str(note)) for note in report.get("notes", ())]

@@ -160,6 +160,9 @@ class AgentSwarm:
     async def plots(self) -> dict[str, Any]:
         return await self.backend.plots()
 
+    async def savings_potential(self) -> dict[str, Any] | str:
+        return await self.backend.page_potential()
+
 
 def verified_savings(recommendations: dict[str, Any] | None, plans: dict[str, Any] | None) -> dict[str, Any] | None:
     """``/api/health``'s verified savings: the applied recommendations' (kWh, the engine's M&V) and, under
