@@ -206,3 +206,33 @@ async def test_a_store_failing_at_connect_delays_the_backfill_and_loses_nothing(
         await wait_until(lambda: _ok(runtime), 10, "healthy again")
     finally:
         await runtime.stop()
+
+
+async def test_the_agents_schedule_restarts_after_a_failure_without_subscribing_twice(
+        ha: FakeHomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eaio_addon.agents.orchestrator import Orchestrator
+
+    starts: list[int] = []
+    schedules: list[int] = []
+    original_start = Orchestrator.start
+
+    async def counted_start(self: Orchestrator) -> None:
+        starts.append(1)
+        await original_start(self)
+
+    async def failing_once(self: Orchestrator, every_minutes: int) -> None:
+        schedules.append(every_minutes)
+        if len(schedules) == 1:
+            raise RuntimeError("the schedule broke")
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(Orchestrator, "start", counted_start)
+    monkeypatch.setattr(Orchestrator, "schedule", failing_once)
+    runtime = Runtime(_settings(ha, tmp_path / "data"))
+    await runtime.start()
+    try:
+        await wait_until(lambda: len(schedules) >= 2, 5, "the schedule started again")
+        assert runtime.supervisor.restarts.get("agents") == 1
+        assert len(starts) == 1  # the agents subscribed once; only the schedule ran again
+    finally:
+        await runtime.stop()

@@ -33,7 +33,7 @@ from .weather import WeatherAgent
 _LOGGER = logging.getLogger(__name__)
 
 EVENT_RECOMMENDATION = "eaio_recommendation"
-Spawn = Callable[[str, Coroutine[Any, Any, Any]], None]
+Spawn = Callable[[str, Coroutine[Any, Any, Any] | Callable[[], Coroutine[Any, Any, Any]]], None]
 
 
 # What the assistant's model is offered: the reading tools and a fresh run, eleven in all. Small local
@@ -52,6 +52,7 @@ class AgentSwarm:
                  wake_sender: Callable[[], None], health: Any, llm: Any = None,
                  mcp_url: Callable[[], str] | None = None, mcp_token: Callable[[], str] | None = None) -> None:
         self.link = link
+        self._orchestrator_started = False
         self.llm = llm
         self.bus = EventBus()
         self.memory = AgentMemory(store)
@@ -72,10 +73,13 @@ class AgentSwarm:
         self.link.subscribe(EVENT_RECOMMENDATION, self._on_recommendation_event)
         if self.llm is not None:
             spawn("llm", self.llm.start())
-        spawn("agents", self._start_and_schedule())
+        # A factory, not a coroutine: the supervisor starts the schedule again when it fails.
+        spawn("agents", self._start_and_schedule)
 
     async def _start_and_schedule(self) -> None:
-        await self.orchestrator.start()
+        if not self._orchestrator_started:  # a restart after a failure subscribes nothing twice
+            await self.orchestrator.start()
+            self._orchestrator_started = True
         drift = asyncio.create_task(self.orchestrator.watch_drift(), name="eaio-drift")
         try:
             await self.orchestrator.schedule(self.orchestrator.options.optimize_every_minutes)
