@@ -162,3 +162,42 @@ def test_workflows_run_the_store_checks_and_the_test_command() -> None:
     assert checks["hacs"]["steps"][1]["with"]["category"] == "integration"
     assert any(step.get("run") == "./scripts/test" for step in steps)
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+# --- every shipped profile fits the Home Assistant release running the tests ------------------------
+# Device classes, units and state classes that fit change between releases: the suite runs on each.
+
+
+def test_every_shipped_point_fits_this_home_assistant() -> None:
+    from custom_components.eaio.profile_check import check_point
+
+    catalog = load_catalog(None)
+    assert catalog.profiles
+    unfit = {f"{pid}.{p.key}": why for pid, profile in catalog.profiles.items() for p in profile.points
+             if (why := check_point(p)) is not None}  # fmt: skip
+    assert unfit == {}
+
+
+def test_unfit_points_are_refused_with_the_reason() -> None:
+    from custom_components.eaio.bms.points import DataType, Point, RegisterType
+    from custom_components.eaio.profile_check import check_point
+
+    def point(**kw: object) -> Point:
+        return Point(key="p", name="P", register_type=kw.pop("register_type", RegisterType.INPUT), address=0, **kw)  # type: ignore[arg-type]
+
+    cases = {
+        "unknown state class 'sometimes'": point(state_class="sometimes"),
+        "unknown sensor device class 'mood'": point(device_class="mood"),
+        "text points cannot have a device class": point(data_type=DataType.STRING, length=4, device_class="power",
+                                                        unit="W"),
+        "unit 'kWh' does not fit device class 'power'": point(device_class="power", unit="kWh"),
+        "state class 'total_increasing' does not fit device class 'temperature'": point(
+            device_class="temperature", unit="°C", state_class="total_increasing"),
+        "unknown binary sensor device class 'mood'": point(register_type=RegisterType.DISCRETE, device_class="mood"),
+        "unknown number device class 'mood'": point(register_type=RegisterType.HOLDING, writable=True,
+                                                    device_class="mood", minimum=0, maximum=1),
+    }
+    for reason, unfit in cases.items():
+        assert (check_point(unfit) or "").startswith(reason), reason
+    assert check_point(point(device_class="power", unit="W", state_class="measurement")) is None
+    assert check_point(point(register_type=RegisterType.DISCRETE, device_class="door")) is None
