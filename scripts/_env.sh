@@ -46,7 +46,7 @@ ensure_venv_at() {
     stamp="$VENV/.eaio-requirements"
     want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        echo "Installing $* into $VENV (first run: several minutes, see the README)"
+        echo "Installing $* into $VENV (first run: minutes, see the README)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip || return 1
         (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet $(printf -- '-r %s ' "$@")) || return 1
         echo "$want" > "$stamp"
@@ -85,7 +85,7 @@ ensure_ha_venv_at() {
     stamp="$dir/.eaio-requirements"
     want="$( (echo "$version"; cd "$ROOT" && cat "$@") | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        echo "Installing Home Assistant $version and $* into $dir (first run: about four minutes)"
+        echo "Installing Home Assistant $version and $* into $dir (first run: about a minute)"
         "$dir/bin/python" -m pip install --quiet --upgrade pip || return 1
         wheel="$(ha_wheel "$dir" "$version")" || return 1
         "$dir/bin/python" -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(
