@@ -37,16 +37,23 @@ async def add_controllable(api: HassApi, entry_id: str, kind: str, fields: dict[
 
 
 async def _switch_of(api: HassApi, entry_id: str, key: str, field: str) -> str:
-    """The autopilot or dry-run switch of a controllable (unique id ends with ``_<field>``, attribute plan_key)."""
-    entities = await ws_command(api, {"type": "config/entity_registry/list"})
-    states = {s["entity_id"]: s for s in await api.call("GET", "/api/states")}
-    for entity in entities:
-        entity_id = str(entity["entity_id"])
-        if (entity.get("config_entry_id") == entry_id and entity_id.startswith("switch.")
-                and str(entity.get("unique_id", "")).endswith("_" + field)
-                and states.get(entity_id, {}).get("attributes", {}).get("plan_key") == key):
-            return entity_id
-    raise HassProcessError(f"no {field} switch for the controllable {key!r}")
+    """The autopilot or dry-run switch of a controllable (unique id ends with ``_<field>``, attribute plan_key),
+    once the add-on link has reloaded with the new controllable and made it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STEP_TIMEOUT
+    while True:
+        entities = await ws_command(api, {"type": "config/entity_registry/list"})
+        states = {s["entity_id"]: s for s in await api.call("GET", "/api/states")}
+        for entity in entities:
+            entity_id = str(entity["entity_id"])
+            if (entity.get("config_entry_id") == entry_id and entity_id.startswith("switch.")
+                    and str(entity.get("unique_id", "")).endswith("_" + field)
+                    and states.get(entity_id, {}).get("attributes", {}).get("plan_key") == key
+                    and states[entity_id]["state"] != "unavailable"):
+                return entity_id
+        if loop.time() > deadline:
+            raise HassProcessError(f"no {field} switch for the controllable {key!r} after {STEP_TIMEOUT:.0f} s")
+        await asyncio.sleep(1.0)
 
 
 async def _turn(api: HassApi, entity_id: str, on: bool) -> None:
