@@ -1,3 +1,3 @@
 """EAIO add-on: engine, agents, local LLM and MCP servers."""
 
-__version__ = "0.1.0"  # the same in config.yaml and pyproject.toml (a test checks)
+__version__ = "0.2.0"  # the same in config.yaml and pyproject.toml (a test checks)
