@@ -22,6 +22,8 @@ from .profiles import ProfileError
 MQTT_PROFILES_DIR = Path(__file__).parent / "mqtt_profiles"
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# One dotted segment of a path: a name with optional [n] indexes (``sensors[0]``), or indexes alone.
+_PATH_SEGMENT = re.compile(r"[^.\[\]]+(?:\[\d+\])*|(?:\[\d+\])+")
 _POINT_FIELDS = {
     "key", "name", "topic", "json_path", "type", "unit", "device_class", "state_class", "min", "max",
     "max_age", "precision", "icon", "enabled", "true_values", "false_values",
@@ -219,7 +221,7 @@ def _parse_point(raw: Any, index: int, source: str) -> MqttPoint:
         raise ProfileError(source, "topic must be a plain topic without wildcards", key)
     json_path = raw.get("json_path")
     if json_path is not None and (
-        not isinstance(json_path, str) or not _PATH_TOKEN.fullmatch(json_path.split(".")[0])
+        not isinstance(json_path, str) or not all(_PATH_SEGMENT.fullmatch(s) for s in json_path.split("."))
     ):
         raise ProfileError(source, f"invalid json_path {json_path!r}", key)
     return MqttPoint(
