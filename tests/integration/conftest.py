@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,28 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 
+from custom_components.eaio.bms.bacnet import BacnetClient
 from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
+from eaio_sim.bacnet import SimProcess, free_udp_port
 
 from .addon_standin import addon  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def bacnet_sim() -> Iterator[SimProcess]:
+    """The simulated BACnet zone controller with values that stay put."""
+    sim = SimProcess("--static").start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[BacnetClient]:
+    """A second BACnet client, on its own port, to look at the device from outside."""
+    client = BacnetClient(f"127.0.0.1:{free_udp_port('127.0.0.1')}", timeout=1.0)
+    await client.start()
+    yield client
+    await client.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 import logging
 from typing import Any
 
@@ -35,14 +35,6 @@ def sim_factory() -> Iterator[Callable[..., SimProcess]]:
     for sim in sims:
         sim.stop()
 
-
-@pytest.fixture
-async def probe() -> AsyncIterator[BacnetClient]:
-    """A second BACnet client, on its own port, to look at the device from outside."""
-    client = BacnetClient(f"127.0.0.1:{free_udp_port('127.0.0.1')}", timeout=1.0)
-    await client.start()
-    yield client
-    await client.stop()
 
 
 async def _add(hass: HomeAssistant, sim: SimProcess, objects: list[str] | None = None) -> ConfigEntry:

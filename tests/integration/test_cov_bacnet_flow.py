@@ -3,7 +3,6 @@ does not answer are each told apart, and the entry keeps its old address until o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import socket
 from typing import Any
 
@@ -11,19 +10,11 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-import pytest
 
 from custom_components.eaio.const import CONF_DEVICE_ADDRESS, CONF_LOCAL_ADDRESS, DOMAIN
 from eaio_sim.bacnet import SimProcess, free_udp_port
 
 from .test_bacnet import _add as add_bacnet
-
-
-@pytest.fixture
-def bacnet_sim() -> Iterator[SimProcess]:
-    sim = SimProcess("--static").start()
-    yield sim
-    sim.stop()
 
 
 async def _bacnet_form(hass: HomeAssistant) -> Any:

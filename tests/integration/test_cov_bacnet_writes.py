@@ -4,7 +4,6 @@ cannot reach the device says so."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -13,26 +12,10 @@ import pytest
 
 from custom_components.eaio.bms.bacnet import BacnetClient
 from custom_components.eaio.const import DOMAIN
-from eaio_sim.bacnet import SimProcess, free_udp_port
+from eaio_sim.bacnet import SimProcess
 
 from .conftest import entity_ids
 from .test_bacnet import _add as add_bacnet
-
-
-@pytest.fixture
-def bacnet_sim() -> Iterator[SimProcess]:
-    sim = SimProcess("--static").start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-async def probe() -> AsyncIterator[BacnetClient]:
-    """A second BACnet client, on its own port, to look at the device from outside."""
-    client = BacnetClient(f"127.0.0.1:{free_udp_port('127.0.0.1')}", timeout=1.0)
-    await client.start()
-    yield client
-    await client.stop()
 
 
 async def _write(hass: HomeAssistant, entry_id: str, point: str, value: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from custom_components.eaio.bms.bacnet import BacnetClient
 from custom_components.eaio.const import CONF_ENABLED_POINTS, CONF_PRIORITY, CONF_SCAN_INTERVAL
-from eaio_sim.bacnet import SimProcess, free_udp_port
+from eaio_sim.bacnet import SimProcess
 from tests.conftest import Mosquitto
 
 from .addon_standin import AddonStandIn
@@ -21,22 +20,6 @@ from .conftest import entity_ids
 from .test_bacnet import _add as add_bacnet
 from .test_config_flow import _link_addon as link_addon
 from .test_mqtt import _add_mqtt_device as add_mqtt_device, _setup_mqtt as setup_mqtt
-
-
-@pytest.fixture
-def bacnet_sim() -> Iterator[SimProcess]:
-    sim = SimProcess("--static").start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-async def probe() -> AsyncIterator[BacnetClient]:
-    """A second BACnet client, on its own port, to look at the device's priority array."""
-    client = BacnetClient(f"127.0.0.1:{free_udp_port('127.0.0.1')}", timeout=1.0)
-    await client.start()
-    yield client
-    await client.stop()
 
 
 async def test_bacnet_options_move_writes_to_the_chosen_priority(
