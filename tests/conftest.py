@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 import os
 from pathlib import Path
-import select
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from typing import Any
 
 from homeassistant.core import callback
 import pytest
+
+from tests.peers import start_peer
 
 ROOT = Path(__file__).resolve().parent.parent
 # The simulated devices are peers, not part of Home Assistant: with Home Assistant's pinned pymodbus
@@ -61,25 +62,8 @@ class ModbusSim:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen(
-            [PEER_PYTHON, "-m", "eaio_sim", "--port", str(self.port), *self.args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            line = self.proc.stdout.readline() if ready else ""
-            if line.startswith("READY"):
-                self.port = int(line.split()[-1])
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"simulator exited with {self.proc.returncode}")
-        raise TimeoutError("simulator did not start")
+        self.proc, self.port = start_peer([PEER_PYTHON, "-m", "eaio_sim", "--port", str(self.port), *self.args],
+                                          "simulator", timeout)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

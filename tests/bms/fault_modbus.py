@@ -25,11 +25,9 @@ from collections.abc import Callable, Iterator
 import json
 import os
 from pathlib import Path
-import select
 import signal
 import subprocess
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -224,22 +222,11 @@ class FaultDevice:
         tmp.replace(self.control_path)
 
     def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen(
-            [PEER_PYTHON, "-m", "tests.bms.fault_modbus", "--port", str(self.port), *self.args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            line = self.proc.stdout.readline() if ready else ""
-            if line.startswith("READY"):
-                self.port = int(line.split()[-1])
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fault server exited with {self.proc.returncode}")
-        raise TimeoutError("fault server did not start")
+        from tests.peers import start_peer
+
+        self.proc, self.port = start_peer(
+            [PEER_PYTHON, "-m", "tests.bms.fault_modbus", "--port", str(self.port), *self.args], "fault server", timeout
+        )
 
     def kill(self) -> None:
         """kill -9: no goodbye on the wire."""
