@@ -23,7 +23,7 @@ from eaio_sim.bacnet import SimProcess
 
 from .addon_standin import AddonStandIn
 from .conftest import entity_ids
-from .test_bacnet import _add as add_bacnet_device, probe, sim_factory  # noqa: F401  (fixtures)
+from .test_bacnet import _add as add_bacnet_device
 from .test_controllables import BATTERY, add_controllable, helpers
 from .test_plan import T0, submit_plan
 from .test_recommendations import _linked, _rec, _submit
@@ -387,10 +387,10 @@ async def test_bacnet_zone_setpoint_relinquished_when_the_plan_ends(
     hass: HomeAssistant,
     addon: AddonStandIn,
     freezer: FrozenDateTimeFactory,
-    sim_factory: Callable[..., SimProcess],  # noqa: F811  (the fixture imported above)
-    probe: BacnetClient,  # noqa: F811
+    bacnet_sim: SimProcess,
+    probe: BacnetClient,
 ) -> None:
-    sim = sim_factory("--static")
+    sim = bacnet_sim
     device = await add_bacnet_device(hass, sim)
     setpoint = entity_ids(hass, device)["av_1"]
     entry, _events = await setup(hass, addon, freezer)
