@@ -65,7 +65,7 @@ for extra in (ROOT, ROOT / "addon"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from eaio_addon.agents.plan_push import battery_values  # noqa: E402
+from eaio_addon.agents.plan_push import battery_reserves, battery_values  # noqa: E402
 from eaio_addon.engine.optimize import SiteInputs, plan_battery_safe  # noqa: E402
 from eaio_addon.engine.series import HOUR, FloatArray  # noqa: E402
 
@@ -91,6 +91,7 @@ EXIT_FAILED = 3
 TARGET_SHARE = 0.90
 TARGET_GAP = 0.02
 TARGET = "battery"  # the emulated power entity's id for the rate limiter
+RESERVE = "battery reserve"  # the emulated reserve entity's
 
 
 def load_rules() -> ModuleType:
@@ -114,6 +115,7 @@ class LoopSettings:
     automatic: bool = True
     seed: int = 1
     replan_hours: int = 24  # besides midnight: the add-on's schedule (its default is hourly)
+    reserve: bool = False
 
 
 @dataclass
@@ -133,6 +135,7 @@ class EmulatedBattery:
         self.spec = battery()
         self.soc = 0.0  # kWh, true
         self.command: float | None = None  # None: the battery's automatic mode
+        self.reserve_pct = 0.0  # the reserve entity: what the automatic mode keeps, % of capacity
 
     def hour(self, load: float, pv: float) -> tuple[float, float]:
         b = self.spec
@@ -140,6 +143,8 @@ class EmulatedBattery:
         avail = max(self.soc - b.soc_min_kwh, 0.0) * b.discharge_efficiency
         net = load - pv
         if self.command is None:
+            keep = max(b.soc_min_kwh, self.reserve_pct / 100.0 * CAPACITY_KWH)
+            avail = max(self.soc - keep, 0.0) * b.discharge_efficiency
             charge = min(max(-net, 0.0), b.max_charge_kw, room)
             discharge = min(max(net, 0.0), b.max_discharge_kw, avail)
         elif self.command >= 0:
@@ -174,6 +179,8 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
     device = EmulatedBattery()
     sensor = SocSensor(settings.noise_pp, settings.delay_min / 60.0, settings.seed)
     limits = rules.Limits(-POWER_KW, POWER_KW, settings.step_kw)
+    reserve_limits = rules.Limits(0.0, 100.0, 1.0)
+    reserves: list[int] = []
     limiter = rules.RateLimiter(max_per_hour=settings.max_changes)
     stats = LoopStats()
     starts = set(midnights(b))
@@ -205,6 +212,11 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
             values = battery_values(plan.battery, site.load - site.pv, automatic=settings.automatic,
                                     price=site.price, soc_min_kwh=0.0)
             soc_plan = plan.battery.soc_kwh / CAPACITY_KWH * 100.0
+            reserves = []
+            if settings.reserve and settings.automatic:
+                # As the add-on's battery_item: a held slot becomes automatic with its reserve.
+                values = [None if v is not None and abs(v) <= 1e-3 else v for v in values]
+                reserves = battery_reserves(plan.battery, site.price, CAPACITY_KWH)
             planned_at, k = t, 0
             stats.plans += 1
         value = values[k]
@@ -224,6 +236,16 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                 stats.commands += 1
             elif changes:
                 stats.refused += 1
+        if reserves and target is None:
+            # The executor sets the reserve entity (0-100 %, step 1) before the automatic mode.
+            pct = float(rules.to_command(float(reserves[k]), reserve_limits))
+            if rules.needs_command(pct, device.reserve_pct, 1.0):
+                if limiter.allows(RESERVE, now_s):
+                    limiter.record(RESERVE, now_s)
+                    device.reserve_pct = pct
+                    stats.commands += 1
+                else:
+                    stats.refused += 1
         stats.held.append(device.command)
         charge[t], discharge[t] = device.hour(float(load[t]), float(pv[t]))
         net = float(load[t] - pv[t])
@@ -273,11 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-min", type=float, default=15.0, help="SoC sensor delay (minutes)")
     parser.add_argument("--max-changes", type=int, default=12, help="rate limit: changes per hour per entity")
     parser.add_argument("--fixed-power", action="store_true", help="push the planned power in every slot")
+    parser.add_argument("--reserve", action="store_true",
+                        help="the battery also has a reserve entity (minimum state of charge) EAIO sets per slot")
     parser.add_argument("--replan-hours", type=int, default=24,
                         help="re-plan this often besides midnight and drift (the add-on's default schedule: 1)")
     args = parser.parse_args(argv)
     settings = LoopSettings(args.drift_pp, args.step_kw, args.noise_pp, args.delay_min, args.max_changes,
-                            not args.fixed_power, replan_hours=args.replan_hours)
+                            not args.fixed_power, replan_hours=args.replan_hours, reserve=args.reserve)
     rules = load_rules()
 
     print(f"{datetime.now().date()}: python {platform.python_version()}, numpy {version('numpy')}, "

@@ -208,6 +208,22 @@ async def test_the_plan_starts_from_the_measured_state_and_drift_is_measured(
     battery = next(i for i in orch.plan["items"] if i["key"] == "battery")
     discharging = [s for s in battery["slots"] if s["reason"].startswith("discharging")]
     assert discharging and all(s["value"] is None for s in discharging)  # its automatic mode covers the load
+    # Automatic slots name no reserve while the controllable has no reserve entity to set.
+    assert all("reserve" not in s for s in battery["slots"])
+    with_reserve = [{**with_mode[0], "reserve_entity": "number.inverter_reserve"}, *with_mode[1:]]
+    ha.commands["eaio/controllables"] = lambda msg: with_reserve
+    await orch.run("test")
+    assert orch.plan is not None
+    battery = next(i for i in orch.plan["items"] if i["key"] == "battery")
+    # With a reserve nothing is held at zero power: every slot is automatic or a grid charge, and
+    # each automatic slot keeps a whole percentage that the plan's own charge never falls below.
+    assert all(s["value"] is None or s["value"] > 0 for s in battery["slots"])
+    automatic = [s for s in battery["slots"] if s["value"] is None]
+    assert automatic and all(isinstance(s["reserve"], int) and 10 <= s["reserve"] <= 100 for s in automatic)
+    socs = [s["soc"] for s in battery["slots"]]
+    for k, s in enumerate(battery["slots"][:-1]):
+        if s["value"] is None:
+            assert s["reserve"] <= socs[k + 1] + 1e-6
     start = datetime.fromisoformat(plans[0]["start"])
     assert await orch.drift(start) == pytest.approx(0.0, abs=1e-6)
     ha.states["sensor.inverter_soc"] = _state("sensor.inverter_soc", "40", unit_of_measurement="%")

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from eaio_addon.agents.orchestrator import Orchestrator
-from eaio_addon.agents.plan_push import battery_values, planned_soc, queue_plan
+from eaio_addon.agents.plan_push import battery_reserves, battery_values, planned_soc, queue_plan
 from eaio_addon.agents.site import Location
 from eaio_addon.engine.optimize.result import BatteryPlan
 from eaio_addon.options import parse_options
@@ -50,6 +50,20 @@ def test_battery_values_leave_to_the_battery_what_it_does_by_itself() -> None:
     assert battery_values(plan, net, price=flat) == [2.0, None, None, None]
     empty = BatteryPlan(charge_kw=np.zeros(2), discharge_kw=np.zeros(2), soc_kwh=np.array([0.5, 0.5, 0.5]))
     assert battery_values(empty, np.array([1.0, 1.0]), price=np.array([0.2, 0.5]), soc_min_kwh=0.5) == [None, None]
+
+
+def test_the_reserve_keeps_what_the_plan_saves_for_dearer_hours() -> None:
+    # 10 kWh battery. Hour 0 charges to 6 kWh for the peak at hours 2-3, which uses 2 kWh each.
+    plan = BatteryPlan(charge_kw=np.array([5.0, 0.0, 0.0, 0.0, 0.0]),
+                       discharge_kw=np.array([0.0, 0.0, 2.0, 2.0, 0.0]),
+                       soc_kwh=np.array([1.0, 6.0, 6.0, 4.0, 2.0, 2.0]))
+    price = np.array([0.2, 0.2, 0.5, 0.5, 0.2])
+    # Hours 0-1 keep all of it (the next dearer hour is 2); hours 2 and 3 share one price, so each
+    # may spend down to the lowest charge before the price rises again (none does: the end).
+    assert battery_reserves(plan, price, 10.0) == [60, 60, 20, 20, 20]
+    assert battery_reserves(plan, price, 10.0, soc_min_kwh=3.0) == [60, 60, 30, 30, 30]
+    flat = np.full(5, 0.2)  # nothing dearer ahead: each hour keeps only the lowest charge to come
+    assert battery_reserves(plan, flat, 10.0) == [20, 20, 20, 20, 20]
 
 
 async def test_a_run_pushes_the_whole_plan(store: Any) -> None:

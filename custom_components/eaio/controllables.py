@@ -44,6 +44,7 @@ CONF_SWITCH: Final = "switch_entity"
 CONF_MODE: Final = "mode_entity"
 CONF_AUTO_OPTION: Final = "auto_option"
 CONF_FORCED_OPTION: Final = "forced_option"
+CONF_RESERVE: Final = "reserve_entity"
 CONF_FEEDBACK: Final = "feedback_entity"
 CONF_MIN: Final = "min"
 CONF_MAX: Final = "max"
@@ -66,6 +67,9 @@ class Controllable:
     mode_entity: str | None = None
     auto_option: str | None = None
     forced_option: str | None = None
+    # The battery's own minimum state of charge (%), set per slot so its automatic mode keeps
+    # what the plan saves for dearer hours while covering the measured load.
+    reserve_entity: str | None = None
     feedback_entity: str | None = None
     limits: Limits = field(default_factory=Limits)
     max_per_hour: int = DEFAULT_MAX_CHANGES_PER_HOUR
@@ -75,7 +79,7 @@ class Controllable:
     @property
     def entities(self) -> list[str]:
         """Every entity EAIO commands for this controllable."""
-        return [e for e in (self.entity_id, self.switch_entity, self.mode_entity) if e]
+        return [e for e in (self.entity_id, self.switch_entity, self.mode_entity, self.reserve_entity) if e]
 
     def policy(self, entity_id: str) -> TargetPolicy:
         limits = self.limits if entity_id == self.entity_id else Limits()
@@ -90,6 +94,7 @@ class Controllable:
             "entity_id": self.entity_id,
             "switch_entity": self.switch_entity,
             "mode_entity": self.mode_entity,
+            "reserve_entity": self.reserve_entity,
             "feedback_entity": self.feedback_entity,
             "min": self.limits.low,
             "max": self.limits.high,
@@ -112,6 +117,7 @@ def from_subentry(subentry_id: str, title: str, data: Mapping[str, Any]) -> Cont
         mode_entity=data.get(CONF_MODE) or None,
         auto_option=data.get(CONF_AUTO_OPTION) or None,
         forced_option=data.get(CONF_FORCED_OPTION) or None,
+        reserve_entity=data.get(CONF_RESERVE) or None,
         feedback_entity=data.get(CONF_FEEDBACK) or None,
         limits=Limits(_float(data.get(CONF_MIN)), _float(data.get(CONF_MAX)), _float(data.get(CONF_STEP))),
         max_per_hour=int(data.get(CONF_MAX_PER_HOUR, DEFAULT_MAX_CHANGES_PER_HOUR)),
@@ -136,7 +142,8 @@ def validate(hass: HomeAssistant, data: Mapping[str, Any]) -> dict[str, str]:
     """Errors per field (translation keys of the flow), empty when the controllable is sound.
 
     The entity must exist and its domain fit the kind; the limits must sit inside the entity's
-    own min/max/step; a battery with a mode select needs its automatic option (the safe state).
+    own min/max/step; a battery with a mode select needs its automatic option (the safe state);
+    a reserve works only beside that automatic mode, and must accept percentages.
     """
     errors: dict[str, str] = {}
     kind = data[CONF_KIND]
@@ -145,7 +152,8 @@ def validate(hass: HomeAssistant, data: Mapping[str, Any]) -> dict[str, str]:
     if entity_id is None and (kind != KIND_CAR or switch is None):
         return {CONF_ENTITY: "entity_required"}
     for conf, domains in ((CONF_ENTITY, ENTITY_DOMAINS[kind]), (CONF_SWITCH, SWITCH_DOMAINS),
-                          (CONF_MODE, SELECT_DOMAINS), (CONF_FEEDBACK, ("sensor", "number", "input_number"))):  # fmt: skip
+                          (CONF_MODE, SELECT_DOMAINS), (CONF_RESERVE, NUMBER_DOMAINS),
+                          (CONF_FEEDBACK, ("sensor", "number", "input_number"))):  # fmt: skip
         chosen = data.get(conf) or None
         if chosen is None:
             continue
@@ -180,6 +188,14 @@ def validate(hass: HomeAssistant, data: Mapping[str, Any]) -> dict[str, str]:
             errors[CONF_AUTO_OPTION] = "option_missing"
         if (data.get(CONF_FORCED_OPTION) or None) is not None and data[CONF_FORCED_OPTION] not in options:
             errors[CONF_FORCED_OPTION] = "option_missing"
+    reserve = data.get(CONF_RESERVE) or None
+    if reserve is not None:
+        if mode is None:
+            errors[CONF_RESERVE] = "reserve_needs_mode"
+        elif (reserve_state := hass.states.get(reserve)) is None or (
+            reserve_state.attributes.get("unit_of_measurement") != "%"
+        ):
+            errors[CONF_RESERVE] = "reserve_not_percent"
     try:
         AllowedHours.parse(data.get(CONF_HOURS))
     except ValueError:

@@ -31,6 +31,7 @@ from .controllables import (
     CONF_MODE,
     CONF_OVERRIDE,
     CONF_PLAN_KEY,
+    CONF_RESERVE,
     CONF_STEP,
     CONF_SWITCH,
     DEFAULT_PLAN_KEY,
@@ -38,6 +39,7 @@ from .controllables import (
     KIND_BATTERY,
     KIND_CAR,
     KINDS,
+    NUMBER_DOMAINS,
     SELECT_DOMAINS,
     SUBENTRY_TYPE,
     SWITCH_DOMAINS,
@@ -78,6 +80,7 @@ def _schema(kind: str, defaults: dict[str, Any]) -> vol.Schema:
         fields[opt(CONF_MODE)] = _entity(SELECT_DOMAINS)
         fields[opt(CONF_AUTO_OPTION)] = TextSelector()
         fields[opt(CONF_FORCED_OPTION)] = TextSelector()
+        fields[opt(CONF_RESERVE)] = _entity(NUMBER_DOMAINS)
     fields[opt(CONF_FEEDBACK)] = _entity(("sensor", "number", "input_number"))
     if kind != "appliance":
         for key in (CONF_MIN, CONF_MAX, CONF_STEP):

@@ -75,6 +75,7 @@ class ControlState:
     paused_until: str | None = None  # ISO time (UTC) a manual override's pause ends, if sooner than the plan
     last_slot: str | None = None
     restore: Any = None  # the zone's setpoint before EAIO took control
+    reserve_restore: Any = None  # the battery's own reserve before EAIO set it
     last_commanded: dict[str, Any] | None = None
     reason: str | None = None
     fault: str | None = None  # a feedback reading that cannot be true; cleared by the next plan
@@ -260,7 +261,7 @@ class PlanExecutor:
             if controllable is not None and state.status == "following" and not state.dry_run:
                 await self._to_safe_state(controllable, state, "autopilot off")
             state.status = "idle"
-            state.restore = None
+            state.restore = state.reserve_restore = None
             state.last_slot = None
         self._changed()
         self._schedule_step()
@@ -488,10 +489,13 @@ class PlanExecutor:
         target, slot_start, reason = self._target(item, plan, now)
         if slot is None and slot_start is None:
             return
+        reserve = slot.reserve if slot is not None and target is None else None
         slot_id = f"{plan.plan_id}|{slot_start.isoformat() if slot_start else '-'}|{target}"
+        if reserve is not None:
+            slot_id += f"|{reserve}"
         if state.last_slot == slot_id:
             return
-        await self._command(key, controllable, state, plan, slot_start or now, target, reason)
+        await self._command(key, controllable, state, plan, slot_start or now, target, reason, reserve)
         state.last_slot = slot_id
         self._changed()
 
@@ -520,15 +524,24 @@ class PlanExecutor:
         return slot.value, slot.start, reason
 
     def _commands(
-        self, controllable: Controllable, state: ControlState, target: Any
+        self, controllable: Controllable, state: ControlState, target: Any, reserve: float | None = None
     ) -> list[tuple[str, Any]]:
-        """(entity, value) pairs that bring the controllable to ``target``."""
+        """(entity, value) pairs that bring the controllable to ``target`` (and a battery's
+        automatic mode to keep ``reserve`` % for dearer hours)."""
         kind = controllable.kind
         power = controllable.entity_id
         if kind == KIND_BATTERY:
             if target is None:
                 if controllable.mode_entity and controllable.auto_option:
-                    return [(controllable.mode_entity, controllable.auto_option)]
+                    pairs: list[tuple[str, Any]] = []
+                    if controllable.reserve_entity and reserve is not None:
+                        own = self.hass.states.get(controllable.reserve_entity)
+                        if state.reserve_restore is None:
+                            state.reserve_restore = _current(own)
+                        limits = entity_limits(own, "value") if own else Limits()
+                        # The reserve first: the automatic mode must not spend what the plan keeps.
+                        pairs.append((controllable.reserve_entity, to_command(float(reserve), limits)))
+                    return [*pairs, (controllable.mode_entity, controllable.auto_option)]
                 return (
                     [(power, to_command(0.0, _limits(controllable, self.hass.states.get(power))))]
                     if power
@@ -569,7 +582,12 @@ class PlanExecutor:
         """Battery to its own automatic mode (or zero power), car and appliance off when EAIO
         switched them on, the zone back to its setpoint before EAIO took control."""
         if controllable.kind == KIND_BATTERY:
-            return self._commands(controllable, state, None)
+            restore = (
+                [(controllable.reserve_entity, state.reserve_restore)]
+                if controllable.reserve_entity and state.reserve_restore is not None
+                else []
+            )
+            return [*restore, *self._commands(controllable, state, None)]
         if controllable.kind in (KIND_CAR, KIND_APPLIANCE):
             commanded = state.last_commanded or {}
             if any(v is True or (isinstance(v, float) and v > 0) for v in commanded.values()):
@@ -651,8 +669,9 @@ class PlanExecutor:
         slot_start: datetime,
         target: Any,
         reason: str,
+        reserve: float | None = None,
     ) -> None:
-        pairs = self._commands(controllable, state, target)
+        pairs = self._commands(controllable, state, target, reserve)
         if state.dry_run:
             state.status = "dry_run"
             _LOGGER.info("Dry run: %s would be set to %s (%s)", key, pairs, reason)
@@ -672,7 +691,7 @@ class PlanExecutor:
         pairs = (
             [] if state.dry_run else await self._to_safe_state(controllable, state, f"fail-safe: {reason}")
         )
-        state.restore = None
+        state.restore = state.reserve_restore = None
         state.last_slot = None
         self.hass.bus.async_fire(
             EVENT_PLAN_FAILSAFE, {"key": key, "entity_id": controllable.entity_id, "reason": reason}

@@ -51,6 +51,7 @@ SLOT_SCHEMA = vol.Schema(
         vol.Required("start"): _aware,
         vol.Required("value"): vol.Any(None, bool, vol.Coerce(float)),
         vol.Optional("soc"): vol.Any(None, vol.All(vol.Coerce(float), vol.Range(min=0, max=100))),
+        vol.Optional("reserve"): vol.Any(None, vol.All(vol.Coerce(float), vol.Range(min=0, max=100))),
         vol.Optional("reason", default=""): vol.All(cv.string, vol.Length(max=500)),
     }
 )
@@ -77,6 +78,7 @@ class Slot:
     value: SlotValue
     soc: float | None = None
     reason: str = ""
+    reserve: float | None = None  # battery: the state of charge (%) its automatic mode keeps
 
 
 @dataclass(slots=True)
@@ -144,7 +146,13 @@ class Plan:
                     if item.run
                     else None,
                     "slots": [
-                        {"start": s.start.isoformat(), "value": s.value, "soc": s.soc, "reason": s.reason}
+                        {
+                            "start": s.start.isoformat(),
+                            "value": s.value,
+                            "soc": s.soc,
+                            "reason": s.reason,
+                            "reserve": s.reserve,
+                        }
                         for s in item.slots
                     ],
                 }
@@ -171,7 +179,7 @@ def parse_item(raw: Any, start: datetime, end: datetime, slot_minutes: int) -> P
         raise ValueError("; ".join(_humanize(e) for e in err.errors)) from None
     except vol.Invalid as err:
         raise ValueError(_humanize(err)) from None
-    slots = [Slot(s["start"], s["value"], s.get("soc"), s["reason"]) for s in data["slots"]]
+    slots = [Slot(s["start"], s["value"], s.get("soc"), s["reason"], s.get("reserve")) for s in data["slots"]]
     previous: datetime | None = None
     for index, slot in enumerate(slots):
         if not start <= slot.start < end:
@@ -183,6 +191,10 @@ def parse_item(raw: Any, start: datetime, end: datetime, slot_minutes: int) -> P
             _check_value(data["kind"], slot.value)
         except ValueError as err:
             raise ValueError(f"slots.{index}.value: {err}") from None
+        if slot.reserve is not None and (data["kind"] != "battery" or slot.value is not None):
+            raise ValueError(
+                f"slots.{index}.reserve: only a battery's automatic-mode slot (value null) has a reserve"
+            )
     run = None
     if data.get("run"):
         run = (data["run"]["start"], data["run"]["end"])

@@ -82,6 +82,9 @@ class _PlanEntity(Entity):
         }
         if item.run:
             attrs["run_start"], attrs["run_end"] = _iso(item.run[0]), _iso(item.run[1])
+        if any(s.reserve is not None for s in item.slots):
+            # An automation following the plan without EAIO's autopilot needs the reserve too.
+            attrs["reserve"] = slot.reserve if slot else None
         return attrs
 
 

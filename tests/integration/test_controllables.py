@@ -34,6 +34,13 @@ async def helpers(hass: HomeAssistant) -> None:
                 "charger_power": {"min": 0, "max": 11000, "step": 100, "unit_of_measurement": "W"},
                 "zone_setpoint": {"min": 15, "max": 28, "step": 0.5, "initial": 20},
                 "battery_soc": {"min": 0, "max": 100, "step": 1, "initial": 50},
+                "battery_reserve": {
+                    "min": 0,
+                    "max": 100,
+                    "step": 1,
+                    "initial": 20,
+                    "unit_of_measurement": "%",
+                },
             }
         },
     )
@@ -82,6 +89,13 @@ BATTERY = {
         ({"min": 3, "max": -3}, {"base": "limits_reversed"}),
         ({"auto_option": "automatic"}, {"auto_option": "option_missing"}),
         ({"allowed_hours": "8-22"}, {"allowed_hours": "bad_hours"}),
+        # A reserve must be a percentage, and works only beside the battery's automatic mode.
+        ({"reserve_entity": "input_number.battery_soc"}, {"reserve_entity": "reserve_not_percent"}),
+        (
+            {"reserve_entity": "input_number.battery_reserve", "mode_entity": None, "auto_option": None},
+            {"reserve_entity": "reserve_needs_mode"},
+        ),
+        ({"reserve_entity": "input_number.gone"}, {"reserve_entity": "entity_missing"}),
     ],
 )
 async def test_bad_controllable_gets_a_clear_error(
@@ -89,7 +103,8 @@ async def test_bad_controllable_gets_a_clear_error(
 ) -> None:
     await helpers(hass)
     entry = await _linked(hass, addon)
-    result = await add_controllable(hass, entry, "battery", **{**BATTERY, **change})
+    fields = {k: v for k, v in {**BATTERY, **change}.items() if v is not None}
+    result = await add_controllable(hass, entry, "battery", **fields)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
     assert not entry.subentries

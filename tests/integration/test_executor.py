@@ -25,12 +25,13 @@ from .addon_standin import AddonStandIn
 from .conftest import entity_ids
 from .test_bacnet import _add as add_bacnet_device
 from .test_controllables import BATTERY, add_controllable, helpers
-from .test_plan import T0, submit_plan
+from .test_plan import T0, plan_entity, submit_plan
 from .test_recommendations import _linked, _rec, _submit
 
 POWER = "input_number.battery_power"
 MODE = "input_select.battery_mode"
 SOC = "input_number.battery_soc"
+RESERVE = "input_number.battery_reserve"
 
 
 def battery_plan(
@@ -381,6 +382,79 @@ async def test_autopilot_off_returns_to_the_safe_state(
     await at(hass, freezer, T0 + timedelta(hours=1))
     assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
     assert power(hass) == 2.0
+
+
+def reserve_plan(slots: list[tuple[Any, float | None]], plan_id: str = "p1") -> dict[str, Any]:
+    """A battery plan whose automatic slots keep a reserve (value, reserve %)."""
+    plan = battery_plan(plan_id, values=[v for v, _r in slots])
+    for slot, (_v, reserve) in zip(plan["items"][0]["slots"], slots, strict=True):
+        if reserve is not None:
+            slot["reserve"] = reserve
+    return plan
+
+
+def reserve_now(hass: HomeAssistant) -> float:
+    return float(hass.states.get(RESERVE).state)  # type: ignore[union-attr]
+
+
+async def test_the_automatic_mode_keeps_the_plans_reserve(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, events = await setup(hass, addon, freezer, reserve_entity=RESERVE)
+    # Hour 0 and 1 automatic keeping 60 % then 35 %; hour 2 a grid charge; hour 3 automatic again.
+    await submit_plan(hass, reserve_plan([(None, 60.4), (None, 35), (2.0, None), (None, 35)]))
+    await at(hass, freezer, T0)
+    assert reserve_now(hass) == 60.0  # rounded to the entity's step
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    step = next(e.data for e in events if e.event_type == "eaio_plan_step")
+    # The reserve is set before the automatic mode, so that mode never spends what the plan keeps.
+    assert step["commands"] == [[RESERVE, 60.0], [MODE, "auto"]] and step["outcome"] == "set"
+    # Automations that follow the plan themselves read the reserve beside the planned power.
+    planned = hass.states.get(plan_entity(hass, "sensor", "_plan_battery_value"))
+    assert planned is not None and planned.attributes["reserve"] == 60.4
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert reserve_now(hass) == 35.0
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    # A power slot leaves the reserve alone: the battery follows the power, not its own mode.
+    assert power(hass) == 2.0 and reserve_now(hass) == 35.0
+    assert hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=3))
+    assert hass.states.get(MODE).state == "auto" and reserve_now(hass) == 35.0  # type: ignore[union-attr]
+    # The plan over: the battery's own reserve from before EAIO, and its automatic mode.
+    await at(hass, freezer, T0 + timedelta(hours=4))
+    assert reserve_now(hass) == 20.0
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    failsafe = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert failsafe and failsafe[0]["reason"] == "plan expired"
+    assert entry.runtime_data is not None
+
+
+async def test_a_person_changing_the_reserve_pauses_eaio(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer, reserve_entity=RESERVE)
+    await submit_plan(hass, reserve_plan([(None, 60), (None, 30)]))
+    await at(hass, freezer, T0)
+    assert reserve_now(hass) == 60.0
+    await hass.services.async_call(
+        "input_number", "set_value", {"entity_id": RESERVE, "value": 80}, blocking=True
+    )
+    await hass.async_block_till_done()
+    override = [e.data for e in events if e.event_type == "eaio_plan_override"]
+    assert override and override[0]["entity_id"] == RESERVE
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    assert reserve_now(hass) == 80.0  # paused until the next plan: the owner's value stays
+
+
+async def test_a_reserve_only_on_a_batterys_automatic_slot(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    await setup(hass, addon, freezer, reserve_entity=RESERVE)
+    answer = await submit_plan(hass, reserve_plan([(2.0, 40)]))
+    assert answer["accepted"] == []
+    assert "reserve" in answer["refused"][0]["error"]
+    await at(hass, freezer, T0)
+    assert reserve_now(hass) == 20.0 and power(hass) == 0.0  # nothing commanded from a refused item
 
 
 async def test_bacnet_zone_setpoint_relinquished_when_the_plan_ends(

@@ -308,7 +308,8 @@ class Orchestrator:
         battery = next((c for c in controllables if c.get("plan_key") == BATTERY_KEY), {})
         payload = build_plan(plan_id(ctx.now, ctx.run_id), datetime.now(UTC), load_plan,
                              parts if isinstance(parts, LoadPlanParts) else None, ctx.plans.get("hvac"),
-                             self.options, ctx.tz, currency, battery_automatic=bool(battery.get("mode_entity")))
+                             self.options, ctx.tz, currency, battery_automatic=bool(battery.get("mode_entity")),
+                             battery_reserve=bool(battery.get("mode_entity") and battery.get("reserve_entity")))
         if payload is None:
             return
         await self.submit_plan(payload)

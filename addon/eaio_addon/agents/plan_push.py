@@ -10,6 +10,11 @@ that mode does anyway (cover the load from its charge, store solar surplus), the
 (automatic), so the battery follows the measured load and sun rather than a forecast of them; a
 number only where the plan needs something the battery would not do on its own: charge from the
 grid now for dearer hours, or hold its charge. Without that mode every slot carries the planned power.
+
+With the battery's own reserve (minimum state of charge) as well, a held slot is automatic too and
+every automatic slot says how much charge to keep (``reserve``, %): the lowest the plan lets the
+charge fall before the next dearer hour. The battery then covers the measured load from the rest
+and stores measured surplus, where a held slot would leave that surplus unstored.
 """
 
 from __future__ import annotations
@@ -78,6 +83,21 @@ def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = Tru
     return out
 
 
+def battery_reserves(bp: BatteryPlan, price: FloatArray, capacity_kwh: float, soc_min_kwh: float = 0.0) -> list[int]:
+    """Per slot the state of charge (%, rounded down) the plan keeps for dearer hours: the lowest
+    planned charge from the slot's end until the next dearer hour's end."""
+    soc = bp.soc_kwh
+    hours = len(bp.charge_kw)
+    out = []
+    for t in range(hours):
+        dearer = np.flatnonzero(price[t + 1:hours] > price[t] + 1e-9)
+        end = t + 1 + (int(dearer[0]) if dearer.size else hours - t - 1)
+        floor = max(float(soc[t + 1:end + 1].min()), soc_min_kwh)
+        # 1e-6 absorbs the solver's rounding so that an exact 40 % does not become 39 %.
+        out.append(int(np.floor(floor / capacity_kwh * 100.0 + 1e-6)))
+    return out
+
+
 def _kept(soc: FloatArray, price: FloatArray, t: int, soc_min_kwh: float) -> bool:
     """The plan keeps slot ``t``'s charge for a dearer hour: it has some and does not use it before then."""
     if float(soc[t]) <= soc_min_kwh + 1e-3:
@@ -116,11 +136,16 @@ def _iso(when: datetime) -> str:
     return when.astimezone(ZoneInfo("UTC")).isoformat()
 
 
-def battery_item(plan: Plan, parts: LoadPlanParts, words: _Words, *, automatic: bool = True) -> dict[str, Any]:
+def battery_item(plan: Plan, parts: LoadPlanParts, words: _Words, *, automatic: bool = True,
+                 reserve: bool = False) -> dict[str, Any]:
     bp, spec, site = plan.battery, parts.battery, parts.site
     assert bp is not None and spec is not None
     net = site.load - site.pv
     values = battery_values(bp, net, automatic=automatic, price=site.price, soc_min_kwh=spec.soc_min_kwh)
+    reserves: list[int] | None = None
+    if automatic and reserve:
+        values = [None if v is not None and abs(v) <= TOL_KW else v for v in values]
+        reserves = battery_reserves(bp, site.price, spec.capacity_kwh, spec.soc_min_kwh)
     slots = []
     for t, value in enumerate(values):
         charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
@@ -135,8 +160,11 @@ def battery_item(plan: Plan, parts: LoadPlanParts, words: _Words, *, automatic: 
             reason = f"holding the charge: {words.compare(t, dearer=True)}"
         else:
             reason = f"idle: {words.compare(t, dearer=True)}, not worth the charging losses"
-        slots.append({"start": _iso(plan.start + t * HOUR), "value": value,
-                      "soc": round(float(bp.soc_kwh[t]) / spec.capacity_kwh * 100.0, 1), "reason": reason})
+        slot: dict[str, Any] = {"start": _iso(plan.start + t * HOUR), "value": value,
+                                "soc": round(float(bp.soc_kwh[t]) / spec.capacity_kwh * 100.0, 1), "reason": reason}
+        if reserves is not None and value is None:
+            slot["reserve"] = reserves[t]
+        slots.append(slot)
     return {"key": BATTERY_KEY, "kind": "battery", "name": "Home battery", "unit": "kW", "slots": slots}
 
 
@@ -196,13 +224,14 @@ def zone_item(hvac_plan: Plan, words: _Words) -> dict[str, Any] | None:
 
 def build_plan(plan_id: str, created: datetime, load_plan: Plan | None, parts: LoadPlanParts | None,
                hvac_plan: Plan | None, options: Options, tz: str, currency: str, *,
-               battery_automatic: bool = False) -> dict[str, Any] | None:
+               battery_automatic: bool = False, battery_reserve: bool = False) -> dict[str, Any] | None:
     """The ``eaio.submit_plan`` payload, or None when nothing in the run can be carried out.
 
     ``battery_automatic``: the battery's controllable can be put in its own automatic mode (a mode
     select with its automatic option), so slots may say ``null``; without one (the integration then
     holds the battery at zero for ``null``), and for automations that follow the plan themselves, every
-    slot carries the planned power."""
+    slot carries the planned power. ``battery_reserve``: it also has a reserve entity, so automatic
+    slots carry the charge to keep."""
     zone = ZoneInfo(tz)
     items: list[dict[str, Any]] = []
     anchor = load_plan if load_plan is not None else hvac_plan
@@ -211,7 +240,8 @@ def build_plan(plan_id: str, created: datetime, load_plan: Plan | None, parts: L
     if load_plan is not None and parts is not None:
         words = _Words(load_plan.start, parts.site.price, zone, currency)
         if load_plan.battery is not None and parts.battery is not None:
-            items.append(battery_item(load_plan, parts, words, automatic=battery_automatic))
+            items.append(battery_item(load_plan, parts, words, automatic=battery_automatic,
+                                      reserve=battery_reserve))
         car = car_item(load_plan, words, parts.car_ready_by)
         if car is not None:
             items.append(car)
