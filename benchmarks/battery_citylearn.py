@@ -24,7 +24,9 @@ whole year of data. Controllers compared, all simulated by the same battery phys
   as a real controller would (nothing later): it covers the measured net load from energy
   the plan does not keep for dearer hours (never exporting battery energy), buys grid
   energy just in time to reach the plan's state of charge before its next paying
-  discharge, and stores measured PV surplus. Forecasts, all made from data before the
+  discharge (told the carbon forecast, it keeps the guarded plan's cleaner charging hours
+  and waits in dirtier ones only for the PV surplus the PV forecast's P90 allows), and
+  stores measured PV surplus. Forecasts, all made from data before the
   planning time only: load: ``engine.forecast.LoadForecaster`` (its central forecast),
   updated with each day's load, no weather (the data set has no genuine weather forecasts),
   or, when that module is not importable, the mean of the last 7 days at the same hour (the
@@ -33,7 +35,7 @@ whole year of data. Controllers compared, all simulated by the same battery phys
   it dropped while it judges the array underperforming); carbon: the last 24 hourly values, repeated; price: the
   published time-of-use tariff (the actual column, known in advance). ``--replan-every``
   plans more often than daily (not the issue's protocol; shown as what would help);
-  ``--oracle load pv`` hands EAIO the actual future of one input instead of its forecast, to
+  ``--oracle load pv carbon`` hands EAIO the actual future of one input instead of its forecast, to
   measure what each forecast's error costs (a diagnosis, never a result).
 - **perfect foresight**: the same daily 48 h planner and the same execution, with the actual
   load, PV and carbon of the horizon as its "forecast". **perfect foresight (cost only)**: the
@@ -303,7 +305,7 @@ def rolling(
         hours = min(horizon, n - origin)
         window = slice(origin, origin + hours)
         start = b.load.start + origin * HOUR
-        band = None
+        band, sun = None, None
         if forecasts is None:
             site = SiteInputs(start, load[window], pv[window], price[window], carbon=b.carbon.values[window],
                               carbon_weight=carbon_weight)  # fmt: skip
@@ -311,15 +313,20 @@ def rolling(
             fc = forecasts[origin]
             f_load = load[window] if "load" in oracle else fc.load.p50
             f_pv = pv[window] if "pv" in oracle else fc.pv.p50
-            site = SiteInputs(start, f_load, f_pv, price[window], carbon=fc.carbon, carbon_weight=carbon_weight)
+            f_carbon = b.carbon.values[window] if "carbon" in oracle else fc.carbon
+            site = SiteInputs(start, f_load, f_pv, price[window], carbon=f_carbon, carbon_weight=carbon_weight)  # fmt: skip
             band = None if "load" in oracle else (fc.load.p10, fc.load.p90)
+            sun = np.maximum((pv[window] if "pv" in oracle else fc.pv.p90) - f_load, 0.0)
         if safe:
             plan = plan_battery_safe(site, battery(soc), load_band=band, carbon_allowance_kg=min(ledger, 0.0),
                                      time_limit=30.0, explain_plan=False)  # fmt: skip
         else:
             plan = plan_battery(site, battery(soc), time_limit=30.0, explain_plan=False)
         assert plan.battery is not None
-        follower = PlanFollower(battery(soc), plan.battery, site.load - site.pv, site.price)
+        # The guarded plan chose its charging hours for their carbon too; the follower keeps them,
+        # waiting only for the PV surplus the forecast's P90 allows (none beyond the actual with foresight).
+        follower = PlanFollower(battery(soc), plan.battery, site.load - site.pv, site.price,
+                                carbon=site.co2 if safe else None, surplus_high=sun)  # fmt: skip
         for t in range(stop - origin):
             charge[origin + t], discharge[origin + t] = follower.hour(t, float(load[origin + t]), float(pv[origin + t]))
         soc = follower.soc_kwh
@@ -429,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=48, help="planning horizon in hours (default 48)")
     parser.add_argument("--replan-every", type=int, default=24, choices=[1, 2, 3, 4, 6, 8, 12, 24],
                         help="hours between EAIO's plans, from local midnight (default 24, the issue's protocol)")  # fmt: skip
-    parser.add_argument("--oracle", nargs="*", default=[], choices=["load", "pv"],
+    parser.add_argument("--oracle", nargs="*", default=[], choices=["load", "pv", "carbon"],
                         help="diagnosis only: give EAIO the actual future of these instead of forecasts")  # fmt: skip
     parser.add_argument("--carbon-weight", type=float, default=0.0,
                         help="$ per kg CO2 added to EAIO's objective (default 0: cost, carbon capped)")  # fmt: skip

@@ -12,6 +12,7 @@ from eaio_addon.engine.optimize import (
     plan_battery_safe,
     self_consumption,
 )
+from eaio_addon.engine.optimize.execute import PlanFollower
 from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE, expected, uncertainty_margin
 from eaio_addon.option_types import OptionError
 from eaio_addon.options import parse_options
@@ -101,7 +102,7 @@ def test_pv_surplus_is_stored_whatever_the_uncertainty() -> None:
 def test_wear_cost_stops_a_cycle_that_pays_less_than_it() -> None:
     price = [0.2] * 12 + [0.3] * 12  # gains 0.07 per kWh delivered after the loss
     site = _site(price, [0.3] * 12 + [0.6] * 12)
-    assert (plan_battery_safe(site, _battery()).battery is not None)
+    assert plan_battery_safe(site, _battery()).battery is not None
     worn = plan_battery_safe(site, _battery(cycle_cost=0.1))
     cheap_wear = plan_battery_safe(site, _battery(cycle_cost=0.02))
     assert worn.battery is not None and cheap_wear.battery is not None
@@ -132,3 +133,57 @@ def test_carbon_emitted_beyond_no_battery_so_far_is_paid_back() -> None:
     assert free.battery.discharge_kw.sum() > 1.0
     assert expected(site, battery, owing.battery).carbon_kg <= own.carbon_kg + 1e-6
     assert owing.battery.discharge_kw.sum() < free.battery.discharge_kw.sum()
+
+
+def test_following_the_plan_buys_in_the_clean_hours_it_chose() -> None:
+    # Equal off-peak prices, a clean night and a dirty afternoon, a dear evening cleaner than
+    # the afternoon: the plan buys at night what its carbon cap needs and the rest in the
+    # afternoon. Put off to the last cheap hours, all the buying would land in the afternoon
+    # and emit more than no battery; told the carbon, the follower buys when the plan did.
+    price = np.array([0.2] * 16 + [0.5] * 5 + [0.2] * 3)
+    carbon = np.array([0.3] * 6 + [0.5] * 10 + [0.45] * 5 + [0.5] * 3)
+    site, battery = _site(price, carbon), _battery()
+    plan = plan_battery_safe(site, battery)
+    assert plan.battery is not None and plan.battery.discharge_kw[16:21].sum() > 4.0
+    no_battery = float(site.load @ carbon)
+
+    def executed(follower: PlanFollower) -> tuple[np.ndarray, float]:
+        charge, discharge = np.zeros(H), np.zeros(H)
+        for t in range(H):
+            charge[t], discharge[t] = follower.hour(t, float(site.load[t]), 0.0)
+        return charge, float(np.maximum(site.load + charge - discharge, 0.0) @ carbon)
+
+    told, carbon_told = executed(PlanFollower(battery, plan.battery, site.load, price, carbon=carbon))
+    blind, carbon_blind = executed(PlanFollower(battery, plan.battery, site.load, price))
+    assert plan.battery.charge_kw[:6].sum() > 2.0
+    np.testing.assert_allclose(told, plan.battery.charge_kw, atol=1e-6)
+    assert blind[:6].sum() == pytest.approx(0.0, abs=1e-9)
+    assert carbon_told <= no_battery + 1e-4 < carbon_blind - 0.1
+
+
+def test_following_the_plan_still_waits_for_sun_the_forecast_allows() -> None:
+    # The same day; the plan expected no PV, but the forecast's optimistic side allows 2 kWh of
+    # surplus an hour in the afternoon, and it comes. Told so, the follower waits for it
+    # instead of buying at night, and the sun fills the battery for the evening.
+    price = np.array([0.2] * 16 + [0.5] * 5 + [0.2] * 3)
+    carbon = np.array([0.3] * 6 + [0.5] * 10 + [0.45] * 5 + [0.5] * 3)
+    site, battery = _site(price, carbon), _battery()
+    plan = plan_battery_safe(site, battery)
+    assert plan.battery is not None
+    pv = np.zeros(H)
+    pv[10:15] = 3.0
+    high = np.maximum(pv - site.load, 0.0)
+
+    def grid_bought(follower: PlanFollower) -> float:
+        bought = 0.0
+        for t in range(H):
+            charge, _ = follower.hour(t, float(site.load[t]), float(pv[t]))
+            bought += max(charge - max(pv[t] - site.load[t], 0.0), 0.0)
+        return bought
+
+    waiting = grid_bought(
+        PlanFollower(battery, plan.battery, site.load, price, carbon=carbon, surplus_high=high)
+    )
+    not_waiting = grid_bought(PlanFollower(battery, plan.battery, site.load, price, carbon=carbon))
+    assert waiting == pytest.approx(0.0, abs=1e-6)
+    assert not_waiting > 2.0  # bought at night what the sun then brought

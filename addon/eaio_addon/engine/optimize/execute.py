@@ -23,7 +23,14 @@ plan's state-of-charge trajectory and the prices:
   full power. Grid energy is then bought in the last cheap hours, after PV has had its
   chance: PV larger than forecast is stored instead of exported, PV smaller than forecast
   is made up, and the plan's own grid charging (timed as late as equal prices allow) is
-  reproduced.
+  reproduced. When the plan was made with the hours' carbon intensity (a carbon cap or
+  weight), buying is put off only to hours that are no dearer *and* no dirtier, and to the
+  grid charging the plan itself put in dirtier hours, and the PV surplus an optimistic
+  forecast allows there: among equal prices the plan chose its charging hours for their
+  carbon, and buying later in a dirtier hour would emit what the plan avoided (measured: the
+  battery's carbon then crept above no battery's over a year, and a controller paying that
+  back lost most of its cycles), while PV that may still come is worth waiting for (without
+  that, homes with large arrays bought at night what the sun then brought).
 
 State of charge and powers stay within the battery's limits whatever the plan says.
 """
@@ -45,6 +52,9 @@ class PlanFollower:
     ``forecast_net`` (load minus PV, kWh per hour) and ``price`` are what the plan was made
     with: they tell the PV the plan expects to store from grid energy, and dear hours from
     cheap ones. ``soc_kwh`` is the measured state of charge if it differs from the plan's.
+    ``carbon`` (kg CO2 per kWh imported), when the plan was made with it, keeps grid buying
+    from being put off to dirtier hours, except for ``surplus_high``: the most PV surplus the
+    forecast allows in each hour (its optimistic PV less the load), which may still come.
     """
 
     def __init__(
@@ -54,11 +64,14 @@ class PlanFollower:
         forecast_net: FloatArray,
         price: FloatArray,
         soc_kwh: float | None = None,
+        carbon: FloatArray | None = None,
+        surplus_high: FloatArray | None = None,
     ) -> None:
         self.battery = battery
         self.soc_kwh = float(plan.soc_kwh[0] if soc_kwh is None else soc_kwh)
         self.plan = plan
         price = np.asarray(price, dtype=np.float64)
+        co2 = None if carbon is None else np.asarray(carbon, dtype=np.float64)
         h = price.shape[0]
         soc = plan.soc_kwh
         round_trip = battery.charge_efficiency * battery.discharge_efficiency
@@ -71,6 +84,10 @@ class PlanFollower:
         self.coming = np.zeros(h)
         planned_pv = np.minimum(plan.charge_kw, np.maximum(-np.asarray(forecast_net, dtype=np.float64), 0.0))
         free_power = np.maximum(battery.max_charge_kw - planned_pv, 0.0)
+        planned_grid = plan.charge_kw - planned_pv
+        sun = np.zeros(h) if surplus_high is None else np.asarray(surplus_high, dtype=np.float64)
+        room = np.maximum(battery.max_charge_kw - plan.charge_kw, 0.0)
+        maybe_pv = np.minimum(np.maximum(sun - planned_pv, 0.0), room)
         discharging = np.flatnonzero(plan.discharge_kw > TOL)
         for t in range(h):
             dearer = np.flatnonzero(price[t + 1 :] > price[t] + 1e-9)
@@ -81,9 +98,12 @@ class PlanFollower:
                 use = int(paying[0])
                 between = slice(t + 1, use)
                 cheap = price[between] <= price[t] + 1e-9
+                dirtier = np.zeros(cheap.shape, dtype=bool) if co2 is None else co2[between] > co2[t] + 1e-12
                 self.target[t] = float(soc[use])
                 self.coming[t] = battery.charge_efficiency * float(
-                    planned_pv[between].sum() + free_power[between][cheap].sum()
+                    planned_pv[between].sum()
+                    + free_power[between][cheap & ~dirtier].sum()
+                    + (planned_grid + maybe_pv)[between][cheap & dirtier].sum()
                 )
 
     def hour(self, t: int, load: float, pv: float) -> tuple[float, float]:
