@@ -4,7 +4,7 @@ From the repository root, with the add-on's environment::
 
     nice python benchmarks/closed_loop_citylearn.py [--buildings 1 2 3 4 5] [--forecast-cache DIR]
         [--drift-pp 10] [--step-kw 0.1] [--noise-pp 1] [--delay-min 15] [--max-changes 12]
-        [--fixed-power]
+        [--fixed-power] [--reserve [--top-up]] [--replan-hours 1]
 
 The homes, battery, forecasts, accounting and the rule-based controller are those of
 ``battery_citylearn.py`` (imported from it, not copied). What differs is how a plan reaches the
@@ -17,7 +17,12 @@ battery, as it does in a home:
    (``agents.plan_push.battery_values``): a power where the plan charges from the grid (+) or
    holds its charge (0), ``null`` (the battery's automatic mode: cover the load, store surplus)
    where that is the plan's intent. ``--fixed-power`` pushes the planned power in every slot
-   instead (a controllable without an automatic mode).
+   instead (a controllable without an automatic mode). ``--reserve``: the battery's controllable
+   also names its reserve entity, so held slots are automatic too and every automatic slot carries
+   the reserve (``agents.plan_push.battery_reserves``), which the executor sets (0-100 %, step 1,
+   rate-limited as its own entity) and the emulated automatic mode never discharges below.
+   ``--top-up`` (a diagnosis, not in the contract or the executor): grid charges are bought from
+   the measured state of charge up to the open loop's just-in-time level instead of the planned power.
 2. **Execute** (the integration): at each hour boundary the executor's rules from
    ``custom_components/eaio/control_rules.py`` (loaded by file path, no Home Assistant import)
    turn the slot's value into the command: clamped into the controllable's limits and rounded
@@ -67,6 +72,7 @@ for extra in (ROOT, ROOT / "addon"):
 
 from eaio_addon.agents.plan_push import battery_reserves, battery_values  # noqa: E402
 from eaio_addon.engine.optimize import SiteInputs, plan_battery_safe  # noqa: E402
+from eaio_addon.engine.optimize.execute import PlanFollower  # noqa: E402
 from eaio_addon.engine.series import HOUR, FloatArray  # noqa: E402
 
 from benchmarks.battery_citylearn import (  # noqa: E402
@@ -116,6 +122,7 @@ class LoopSettings:
     seed: int = 1
     replan_hours: int = 24  # besides midnight: the add-on's schedule (its default is hourly)
     reserve: bool = False
+    top_up: bool = False
 
 
 @dataclass
@@ -125,6 +132,7 @@ class LoopStats:
     commands: int = 0
     refused: int = 0
     auto_hours: int = 0
+    top_ups: int = 0
     held: list[float | None] = field(default_factory=list)  # what the entity held each hour (None: automatic)
 
 
@@ -181,6 +189,7 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
     limits = rules.Limits(-POWER_KW, POWER_KW, settings.step_kw)
     reserve_limits = rules.Limits(0.0, 100.0, 1.0)
     reserves: list[int] = []
+    charge_to: list[float] = []
     limiter = rules.RateLimiter(max_per_hour=settings.max_changes)
     stats = LoopStats()
     starts = set(midnights(b))
@@ -217,10 +226,20 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                 # As the add-on's battery_item: a held slot becomes automatic with its reserve.
                 values = [None if v is not None and abs(v) <= 1e-3 else v for v in values]
                 reserves = battery_reserves(plan.battery, site.price, CAPACITY_KWH)
+                if settings.top_up:
+                    charge_to = top_up_targets(plan.battery, site)
             planned_at, k = t, 0
             stats.plans += 1
         value = values[k]
         now_s = float(t) * 3600.0
+        if settings.top_up and reserves and (value is None or value > 0):
+            # Diagnosis only (neither the contract nor the executor has it): instead of the planned
+            # grid charge, the executor buys from the measured SoC up to the slot's charge-to level.
+            value = None
+            if charge_to[k] > measured + 0.5:
+                need = (charge_to[k] - measured) / 100.0 * CAPACITY_KWH / device.spec.charge_efficiency
+                value = min(need, POWER_KW)
+                stats.top_ups += 1
         if value is None:
             target: float | None = None
             stats.auto_hours += 1
@@ -251,6 +270,14 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
         net = float(load[t] - pv[t])
         ledger += (max(net, 0.0) - max(net + charge[t] - discharge[t], 0.0)) * float(b.carbon.values[t])
     return charge, discharge, stats
+
+
+def top_up_targets(bp: Any, site: SiteInputs) -> list[float]:
+    """Per slot the state of charge (%) the open loop's rule buys up to from the grid: the plan's
+    charge at its next paying discharge less what later PV and cheap hours still bring."""
+    follower = PlanFollower(battery(float(bp.soc_kwh[0])), bp, site.load - site.pv, site.price)
+    return [float((follower.target[j] - follower.coming[j]) / CAPACITY_KWH * 100.0)
+            if np.isfinite(follower.target[j]) else -1.0 for j in range(len(site.price))]
 
 
 def forecasts_for(b: Building, n: int, cache: Path | None) -> tuple[str, dict[int, DayForecast], float]:
@@ -297,11 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-power", action="store_true", help="push the planned power in every slot")
     parser.add_argument("--reserve", action="store_true",
                         help="the battery also has a reserve entity (minimum state of charge) EAIO sets per slot")
+    parser.add_argument("--top-up", action="store_true",
+                        help="diagnosis: with --reserve, grid charges bought from the measured SoC up to a charge-to level")
     parser.add_argument("--replan-hours", type=int, default=24,
                         help="re-plan this often besides midnight and drift (the add-on's default schedule: 1)")
     args = parser.parse_args(argv)
     settings = LoopSettings(args.drift_pp, args.step_kw, args.noise_pp, args.delay_min, args.max_changes,
-                            not args.fixed_power, replan_hours=args.replan_hours, reserve=args.reserve)
+                            not args.fixed_power, replan_hours=args.replan_hours, reserve=args.reserve, top_up=args.top_up)
     rules = load_rules()
 
     print(f"{datetime.now().date()}: python {platform.python_version()}, numpy {version('numpy')}, "
@@ -311,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"closed loop: {every}, re-plan on drift > {settings.drift_pp:g} pp; power step "
           f"{settings.step_kw:g} kW; SoC sensor {settings.delay_min:g} min late, noise {settings.noise_pp:g} pp, "
           f"1 % resolution; rate limit {settings.max_changes}/h; battery values: "
-          f"{'automatic mode where it is the intent' if settings.automatic else 'the planned power in every slot'}; "
+          f"{'automatic mode where it is the intent' if settings.automatic else 'the planned power in every slot'}"
+          f"{', with the reserve' if settings.reserve else ''}{', top-up (diagnosis)' if settings.top_up else ''}; "
           f"rules from {RULES_PATH.relative_to(ROOT)}\n")
     print("| building | " + " | ".join(NAMES) + " | open-loop share | closed-loop share | plans (drift) | pass |")
     print("|---|" + "---|" * (len(NAMES) + 4))
@@ -343,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"building {n}: without battery {base_cost:.2f} $ and {base_carbon:.1f} kg CO2; forecasts "
                      f"{fc_seconds:.0f} s ({method}); closed loop {seconds['closed loop']:.1f} s, "
                      f"{stats.commands} commands, {stats.refused} refused by the rate limit, "
-                     f"{stats.auto_hours} h in automatic mode")
+                     f"{stats.auto_hours} h in automatic mode, {stats.top_ups} top-ups")
     base_cost, base_carbon = totals["none"]
     cells = " | ".join(f"{totals[k][0] / base_cost:.3f} / {totals[k][1] / base_carbon:.3f}" for k in NAMES)
     pf = base_cost - totals["perfect foresight"][0]
