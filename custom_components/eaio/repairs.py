@@ -49,8 +49,13 @@ def async_note_reachable(hass: HomeAssistant, entry: ConfigEntry, reachable: boo
     @callback
     def _still_away(_now: datetime) -> None:
         # The timer stays in the map: the device has not answered since, so there is nothing
-        # to count again until it does.
-        if entry.state not in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
+        # to count again until it does. A retry may be starting at this very moment (its timer
+        # runs out with this one when time jumps): the device is still away.
+        if entry.state not in (
+            ConfigEntryState.LOADED,
+            ConfigEntryState.SETUP_RETRY,
+            ConfigEntryState.SETUP_IN_PROGRESS,
+        ):
             return
         ir.async_create_issue(
             hass,
