@@ -83,6 +83,8 @@ SCHEMA: dict[str, Any] = {
     # Which entity plays a role, where the names EAIO reads roles from choose wrongly (all optional).
     "roles": {role: f"match({ENTITY_ID})?" for role in ("load", "pv", "outdoor", "indoor", "hvac_power",
                                                          "occupancy", "light", "setpoint")},
+    # The grid's carbon intensity (gCO2eq/kWh, g/kWh or kg/kWh; the unit is checked when a run reads it).
+    "carbon_entity": f"match({ENTITY_ID})?",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -194,13 +196,15 @@ class Options:
     deferrable_loads: tuple[DeferrableLoad, ...] = ()
     ev: EvOptions | None = None
     roles: Mapping[str, str] = field(default_factory=dict, hash=False)  # role -> the entity the owner chose
+    carbon_entity: str | None = None  # a sensor of the grid's carbon intensity; without it plans know no carbon
 
     @property
     def learned_entities(self) -> tuple[str, ...]:
-        """The entities the collector learns from besides EAIO's own: ``entities``, the battery's sensor and
-        the entities chosen for roles."""
+        """The entities the collector learns from besides EAIO's own: ``entities``, the battery's sensor,
+        the entities chosen for roles and the carbon-intensity sensor."""
         extra = (self.battery.soc_entity,) if self.battery is not None and self.battery.soc_entity else ()
-        return tuple(dict.fromkeys(self.entities + extra + tuple(self.roles.values())))
+        carbon = (self.carbon_entity,) if self.carbon_entity else ()
+        return tuple(dict.fromkeys(self.entities + extra + tuple(self.roles.values()) + carbon))
 
     def price_at(self, minute_of_day: int) -> float:
         """The tariff's price at a local minute of the day (0..1439)."""
@@ -277,6 +281,7 @@ def parse_options(raw: Any) -> Options:
         deferrable_loads=_deferrable_loads(valid.get("deferrable_loads") or []),
         ev=_ev(valid.get("ev") or {}),
         roles={role: entity for role, entity in (valid.get("roles") or {}).items() if entity},
+        carbon_entity=valid.get("carbon_entity") or None,
     )
 
 

@@ -31,6 +31,7 @@ from ..engine.optimize import (
     make_plan,
     plan_battery_safe,
 )
+from ..engine.optimize.safe import expected, self_consumption
 from ..engine.patterns import AlwaysOnWaste
 from ..engine.series import HOUR, FloatArray
 from ..options import EV_CHARGER_EFFICIENCY, BatteryOptions, DeferrableLoad, EvOptions
@@ -84,6 +85,9 @@ class LoadAgent(Agent):
                 if not shifts:
                     break
                 shifts = [s for s in shifts if s not in named] if named else []
+        carbon = _carbon_guard(ctx, site, spec, plan, guarded=not shifts)
+        if carbon is not None:
+            ctx.notes.append(f"load: {carbon}")
         if plan is not None and spec is not None and battery is not None:
             saving, import_avoided = plan.saving, plan.baseline.import_kwh - plan.totals.import_kwh
             if shifts:
@@ -99,6 +103,9 @@ class LoadAgent(Agent):
                 candidate = _battery_candidate(ctx, plan, battery, spec, source, saving, import_avoided,
                                                summary=not shifts)
                 if candidate is not None:
+                    if carbon is not None and not shifts and ctx.carbon is not None:
+                        candidate.reasons = [*candidate.reasons[:4], carbon[0].upper() + carbon[1:]]
+                        candidate.facts["carbon_from"] = ctx.carbon.entity
                     out.append(candidate)
         if plan is not None:
             for shift in shifts:
@@ -158,6 +165,24 @@ class LoadAgent(Agent):
             ctx.notes.append(f"load: {entity} reads {last:g}%, outside min_soc..max_soc "
                              f"({battery.min_soc:g}..{battery.max_soc:g}%); the plan starts at the nearest bound")
         return min(max(last, battery.min_soc), battery.max_soc), entity
+
+
+def _carbon_guard(ctx: RunContext, site: SiteInputs, spec: Battery | None, plan: Plan | None, *,
+                  guarded: bool) -> str | None:
+    """What the plan's carbon is held to, in words; None without a battery plan or carbon."""
+    if ctx.carbon is None or spec is None or plan is None or plan.battery is None:
+        return None
+    source = f"from {ctx.carbon.entity}"
+    if not guarded:  # the appliances' plan is one model without the self-consumption comparison
+        return (f"carbon {source} is counted, not capped, with appliances or a car in the plan "
+                f"({plan.totals.carbon_kg:.1f} kg CO2 imported over {plan.hours} h, "
+                f"{plan.baseline.carbon_kg:.1f} kg without the battery)")
+    # Both net of what the energy left in the battery at the end will displace later (the cap's terms).
+    own = expected(site, spec, self_consumption(site, spec)).carbon_kg
+    planned = expected(site, spec, plan.battery).carbon_kg
+    return (f"carbon capped at the self-consumption mode's, {source}: the plan is expected to emit "
+            f"{planned:.1f} kg CO2 over {plan.hours} h against {own:.1f} kg in that mode "
+            f"({plan.baseline.carbon_kg:.1f} kg without the battery)")
 
 
 def battery_spec(battery: BatteryOptions, soc_pct: float) -> Battery:

@@ -11,13 +11,19 @@ from .site import RunContext
 
 
 def site_inputs(ctx: RunContext) -> SiteInputs:
-    """The plan's hours: forecast load (median), PV (median, or none), the tariff's price."""
+    """The plan's hours: forecast load (median), PV (median, or none), the tariff's price and the grid's
+    carbon intensity (when the run has it: the battery's plan then caps its carbon)."""
     if ctx.forecast is None or ctx.price is None:
         raise LookupError("no load forecast")
     hours = len(ctx.forecast)
     pv = ctx.pv_forecast.p50[:hours] if ctx.pv_forecast is not None else np.zeros(hours)
+    carbon = None
+    if ctx.carbon is not None:
+        carbon = ctx.carbon.series.window(ctx.forecast.start, hours).values
+        if not np.isfinite(carbon).all():  # a forecast longer than the run's horizon: no carbon rather than a gap
+            carbon = None
     return SiteInputs(ctx.forecast.start, np.maximum(ctx.forecast.p50, 0.0), np.maximum(pv, 0.0),
-                      ctx.price.values[:hours], tz=ZoneInfo(ctx.tz),
+                      ctx.price.values[:hours], carbon=carbon, tz=ZoneInfo(ctx.tz),
                       currency=ctx.location.currency if ctx.location is not None else "")
 
 

@@ -25,6 +25,7 @@ from .analysis import AnalysisAgent
 from .base import Agent
 from .bus import Event, EventBus
 from .candidate import Candidate
+from .carbon import carbon_forecast
 from .data import DataAgent
 from .feedback import Feedback
 from .forecast import ForecastAgent
@@ -42,7 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TIMEOUTS: dict[str, float] = {"data": 30, "weather": 20, "analysis": 60, "forecast": 180, "pv": 60, "hvac": 60,
                               "lighting": 30, "load": 60, "strategy": 90, "submit": 15,
-                              "savings": 120, "plan": 15, "feedback": 30, "realized": 60}
+                              "savings": 120, "plan": 15, "feedback": 30, "realized": 60, "carbon": 15}
 DRIFT_PP = 10.0  # the measured state of charge this far (percentage points) from the plan's: re-plan now
 DRIFT_EVERY_S = 600.0
 DRIFT_MIN_GAP_S = 900.0  # no drift re-plan sooner than this after any run
@@ -222,6 +223,9 @@ class Orchestrator:
         ctx = RunContext(run_id, self.options, now, tz=where.tz if where else "UTC", horizon_h=self.horizon_h,
                          location=where)
         ctx.price = price_series(self.options, now, self.horizon_h, ctx.tz)
+        if self.options.carbon_entity:
+            ctx.carbon = await self._step("carbon", None, carbon_forecast(
+                self.data.store, self.options.carbon_entity, now, self.horizon_h, ctx.notes), errors)
         site, weather = await asyncio.gather(
             self._step("data", self.data, self.data.collect(now), errors),
             self._step("weather", self.weather, self.weather.fetch(now, self.horizon_h, where), errors))

@@ -15,6 +15,7 @@ from ..options import Options
 from ..store import EntityMeta, Store, StoreDb
 
 if TYPE_CHECKING:
+    from .carbon import CarbonInput
     from .feedback import Measured
 
 ROLES = ("load", "pv", "outdoor", "indoor", "hvac_power", "occupancy", "light", "setpoint")
@@ -158,6 +159,7 @@ class RunContext:
     past_forecast: Forecast | None = None  # issued a day ago for the last day: drawn against actual
     pv_forecast: Forecast | None = None
     price: HourlySeries | None = None
+    carbon: CarbonInput | None = None  # the grid's carbon intensity (kg/kWh); None: the plan knows no carbon
     candidates: list[Any] = field(default_factory=list)
     plans: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

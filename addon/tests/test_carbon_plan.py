@@ -1,0 +1,121 @@
+"""The ``carbon_entity`` option: parsed and learned, read from the store, and capping the battery's plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from eaio_addon.agents.load import battery_spec
+from eaio_addon.agents.optimizers import site_inputs
+from eaio_addon.engine.optimize import Plan, self_consumption
+from eaio_addon.engine.optimize.safe import expected
+from eaio_addon.option_types import OptionError
+from eaio_addon.options import parse_options
+from eaio_addon.store import EntityMeta, Store, StoreDb, reading
+import numpy as np
+import pytest
+
+from tests.agents_site import METAS, Sink, make_orchestrator, open_filled
+
+CARBON = "sensor.grid_carbon_intensity"
+BATTERY = {"capacity_kwh": 10, "max_power_kw": 3, "round_trip_efficiency": 90, "min_soc": 10, "max_soc": 100}
+END = datetime(2026, 6, 1, 3, tzinfo=UTC)  # the runs plan from here: a cheap stretch, then the peak (16-21)
+# Steps that read the wall clock (the local weather station's "recent" readings) and so fail on a fixed
+# date; the load plan does not need them.
+WALL_CLOCK_STEPS = {"weather", "hvac"}
+
+
+def grams(hour: int) -> float:
+    """The grid is dirty in the tariff's cheap hours and clean in its peak: charging there emits more."""
+    return 100.0 if 16 <= hour < 21 else 400.0
+
+
+async def with_carbon(store: Store, unit: str | None, hours: int) -> None:
+    """The carbon sensor learned in ``unit``, with one reading at the start of each of the last ``hours``."""
+    await store.call(StoreDb.set_learned, [*METAS, EntityMeta(CARBON, "option", "measurement", unit, None, "Grid CO2")])
+    first = END - timedelta(hours=hours)
+    rows = [reading(CARBON, (first + timedelta(hours=k)).timestamp(), f"{grams((first + timedelta(hours=k)).hour):g}")
+            for k in range(hours)]
+    await store.call(StoreDb.add_readings, rows)
+
+
+def test_the_option_is_an_optional_entity_that_is_learned() -> None:
+    options = parse_options({"entities": ["sensor.grid_energy"], "carbon_entity": CARBON})
+    assert options.carbon_entity == CARBON
+    assert options.learned_entities == ("sensor.grid_energy", CARBON)  # the collector keeps its readings
+    missing = parse_options({"entities": ["sensor.grid_energy"]})
+    assert missing.carbon_entity is None and missing.learned_entities == ("sensor.grid_energy",)
+    assert parse_options({"carbon_entity": None}).carbon_entity is None
+    with pytest.raises(OptionError, match=r"option 'carbon_entity'.*does not match"):
+        parse_options({"carbon_entity": "grid carbon"})
+    with pytest.raises(OptionError, match=r"carbon_entyti.*did you mean 'carbon_entity'"):
+        parse_options({"carbon_entyti": CARBON})
+
+
+async def test_a_carbon_sensor_caps_the_batterys_plan(tmp_path: Path) -> None:
+    store = await open_filled(tmp_path / "data", END)
+    try:
+        await with_carbon(store, "gCO2eq/kWh", 30)
+        free = make_orchestrator(store, Sink(), {"battery": BATTERY}, clock=lambda: END)
+        assert set((await free.run("test")).missing) <= WALL_CLOCK_STEPS
+        capped = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
+        result = await capped.run("test")
+    finally:
+        await store.close()
+    assert set(result.missing) <= WALL_CLOCK_STEPS, result.errors
+    ctx = capped.last_context
+    assert ctx is not None and ctx.carbon is not None and ctx.carbon.unit == "gCO2eq/kWh"
+    # The last day repeated, in kg/kWh, from the run's hour on.
+    assert ctx.carbon.series.start == END
+    assert list(ctx.carbon.series.values[:24]) == [grams((END + timedelta(hours=k)).hour) / 1000 for k in range(24)]
+    site = site_inputs(ctx)
+    assert set(site.co2) == {0.1, 0.4}
+    plan = ctx.plans["load"]
+    assert isinstance(plan, Plan) and plan.battery is not None
+    assert plan.totals.carbon_kg > 0 and plan.baseline.carbon_kg > 0  # the plan knows the grid's carbon
+    assert capped.options.battery is not None
+    spec = battery_spec(capped.options.battery, 10.0)  # no state-of-charge sensor: the plan starts at min_soc
+    ceiling = expected(site, spec, self_consumption(site, spec)).carbon_kg
+    assert expected(site, spec, plan.battery).carbon_kg <= ceiling + 1e-3
+    # Without the sensor the same home's plan buys in the dirty cheap hours for the clean peak.
+    assert free.last_context is not None
+    uncapped = free.last_context.plans["load"]
+    assert uncapped.battery is not None and float(uncapped.battery.discharge_kw.sum()) > 1.0
+    assert expected(site, spec, uncapped.battery).carbon_kg > ceiling + 0.5
+    assert float(plan.battery.discharge_kw.sum()) < float(uncapped.battery.discharge_kw.sum())
+    note = next(n for n in result.notes if n.startswith("load: carbon capped"))
+    assert f"capped at the self-consumption mode's, from {CARBON}" in note and "kg CO2 over 48 h" in note
+
+
+async def test_a_carbon_sensor_in_another_unit_is_refused_in_the_runs_errors(tmp_path: Path) -> None:
+    store = await open_filled(tmp_path / "data", END)
+    try:
+        await with_carbon(store, "lb/MWh", 30)
+        orch = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
+        result = await orch.run("test")
+    finally:
+        await store.close()
+    assert set(result.missing) - WALL_CLOCK_STEPS == {"carbon"}
+    assert CARBON in result.errors["carbon"] and "lb/MWh" in result.errors["carbon"]
+    assert "gCO2eq/kWh, g/kWh or kg/kWh" in result.errors["carbon"]
+    ctx = orch.last_context
+    assert ctx is not None and ctx.carbon is None
+    plan = ctx.plans["load"]  # the rest of the run goes on, without carbon
+    assert plan.totals.carbon_kg == 0.0 and "load-battery-schedule" in [r["id"] for r in result.recommendations]
+
+
+async def test_less_than_a_day_of_carbon_history_plans_without_carbon(tmp_path: Path) -> None:
+    store = await open_filled(tmp_path / "data", END)
+    try:
+        await with_carbon(store, "g/kWh", 20)
+        orch = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
+        result = await orch.run("test")
+    finally:
+        await store.close()
+    assert set(result.missing) <= WALL_CLOCK_STEPS, result.errors
+    assert f"carbon: {CARBON} has less than a day of history; the plan has no carbon yet" in result.notes
+    ctx = orch.last_context
+    assert ctx is not None and ctx.carbon is None
+    assert ctx.plans["load"].totals.carbon_kg == 0.0
+    assert not any(n.startswith("load: carbon") for n in result.notes)
+    assert np.all(site_inputs(ctx).co2 == 0.0)
