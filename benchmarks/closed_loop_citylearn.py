@@ -227,7 +227,8 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                 values = [None if v is not None and abs(v) <= 1e-3 else v for v in values]
                 reserves = battery_reserves(plan.battery, site.price, CAPACITY_KWH)
                 if settings.top_up:
-                    charge_to = top_up_targets(plan.battery, site)
+                    sun = np.maximum(fc.pv.p90[offset:offset + hours] - site.load, 0.0)
+                    charge_to = top_up_targets(plan.battery, site, sun)
             planned_at, k = t, 0
             stats.plans += 1
         value = values[k]
@@ -272,10 +273,12 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
     return charge, discharge, stats
 
 
-def top_up_targets(bp: Any, site: SiteInputs) -> list[float]:
+def top_up_targets(bp: Any, site: SiteInputs, sun: FloatArray) -> list[float]:
     """Per slot the state of charge (%) the open loop's rule buys up to from the grid: the plan's
-    charge at its next paying discharge less what later PV and cheap hours still bring."""
-    follower = PlanFollower(battery(float(bp.soc_kwh[0])), bp, site.load - site.pv, site.price)
+    charge at its next paying discharge less what later PV (up to the forecast's P90 surplus ``sun``)
+    and cheap hours no dirtier than this one still bring."""
+    follower = PlanFollower(battery(float(bp.soc_kwh[0])), bp, site.load - site.pv, site.price,
+                            carbon=site.co2, surplus_high=sun)
     return [float((follower.target[j] - follower.coming[j]) / CAPACITY_KWH * 100.0)
             if np.isfinite(follower.target[j]) else -1.0 for j in range(len(site.price))]
 
