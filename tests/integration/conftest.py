@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ from custom_components.eaio.const import CONF_PROFILE, CONF_UNIT_ID, DOMAIN
 from eaio_sim.bacnet import SimProcess, free_udp_port
 
 from .addon_standin import addon  # noqa: F401  (fixture)
+
+# The test harness turns the database engine's statement log on (INFO); through the recorder tests it
+# fills the output with SQL and hides what matters.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture
