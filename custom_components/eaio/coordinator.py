@@ -73,16 +73,6 @@ class EaioCoordinator(DataUpdateCoordinator[DeviceData]):
             translation_placeholders={"point": key, "device": self.config_entry.title},
         )
 
-    def report_point_errors(self, errors: dict[str, str]) -> None:
-        """Log a point's error when it starts or changes, not on every poll."""
-        reported = getattr(self, "_reported_errors", {})
-        for key, error in errors.items():
-            if reported.get(key) != error:
-                _LOGGER.warning("%s: point %s failed: %s", self.config_entry.title, key, error)
-        for key in set(reported) - set(errors):
-            _LOGGER.info("%s: point %s answers again", self.config_entry.title, key)
-        self._reported_errors = dict(errors)
-
     def set_online(self, online: bool, reason: str) -> None:
         """Fire eaio_device_status when the device goes away or comes back."""
         async_note_reachable(self.hass, self.config_entry, online, reason)
