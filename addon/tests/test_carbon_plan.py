@@ -20,9 +20,6 @@ from tests.agents_site import METAS, Sink, make_orchestrator, open_filled
 CARBON = "sensor.grid_carbon_intensity"
 BATTERY = {"capacity_kwh": 10, "max_power_kw": 3, "round_trip_efficiency": 90, "min_soc": 10, "max_soc": 100}
 END = datetime(2026, 6, 1, 3, tzinfo=UTC)  # the runs plan from here: a cheap stretch, then the peak (16-21)
-# Steps that read the wall clock (the local weather station's "recent" readings) and so fail on a fixed
-# date; the load plan does not need them.
-WALL_CLOCK_STEPS = {"weather", "hvac"}
 
 
 def grams(hour: int) -> float:
@@ -57,12 +54,12 @@ async def test_a_carbon_sensor_caps_the_batterys_plan(tmp_path: Path) -> None:
     try:
         await with_carbon(store, "gCO2eq/kWh", 30)
         free = make_orchestrator(store, Sink(), {"battery": BATTERY}, clock=lambda: END)
-        assert set((await free.run("test")).missing) <= WALL_CLOCK_STEPS
+        assert (await free.run("test")).missing == []
         capped = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
         result = await capped.run("test")
     finally:
         await store.close()
-    assert set(result.missing) <= WALL_CLOCK_STEPS, result.errors
+    assert result.missing == [], result.errors
     ctx = capped.last_context
     assert ctx is not None and ctx.carbon is not None and ctx.carbon.unit == "gCO2eq/kWh"
     # The last day repeated, in kg/kWh, from the run's hour on.
@@ -95,7 +92,7 @@ async def test_a_carbon_sensor_in_another_unit_is_refused_in_the_runs_errors(tmp
         result = await orch.run("test")
     finally:
         await store.close()
-    assert set(result.missing) - WALL_CLOCK_STEPS == {"carbon"}
+    assert result.missing == ["carbon"]
     assert CARBON in result.errors["carbon"] and "lb/MWh" in result.errors["carbon"]
     assert "gCO2eq/kWh, g/kWh or kg/kWh" in result.errors["carbon"]
     ctx = orch.last_context
@@ -112,7 +109,7 @@ async def test_less_than_a_day_of_carbon_history_plans_without_carbon(tmp_path: 
         result = await orch.run("test")
     finally:
         await store.close()
-    assert set(result.missing) <= WALL_CLOCK_STEPS, result.errors
+    assert result.missing == [], result.errors
     assert f"carbon: {CARBON} has less than a day of history; the plan has no carbon yet" in result.notes
     ctx = orch.last_context
     assert ctx is not None and ctx.carbon is None

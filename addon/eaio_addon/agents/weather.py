@@ -27,9 +27,12 @@ class WeatherAgent(Agent):
         self.store = store
         self.roles: Mapping[str, str] = {}  # the owner's choices (the ``roles`` option), set by the orchestrator
         self._service: WeatherService | None = None
+        self._until: datetime | None = None  # the run's time: the station's history ends there
 
     async def _station(self) -> dict[str, Any]:
-        now = datetime.now(UTC).timestamp()
+        # The run's own time, not the wall clock: a run for a given moment (a replay, a test) reads
+        # the station as it was then.
+        now = (self._until or datetime.now(UTC)).timestamp()
         out: dict[str, Any] = {}
         meta = (await site_entities(self.store, now - STATION_DAYS * 86400, now, self.roles)).get("outdoor")
         if meta is not None:
@@ -47,6 +50,7 @@ class WeatherAgent(Agent):
             self._service = WeatherService(build_providers(config, station_history=self._station),
                                            latitude=where.latitude, longitude=where.longitude,
                                            ttl=timedelta(minutes=30))
+        self._until = start
         result = await self._service.fetch(start, hours)
         await self.emit("weather_ready", source=result.source, stale=result.stale)
         return result
