@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from eaio_addon.agents.load import battery_spec
+from eaio_addon.agents.load import OWN_MODE_REASON, battery_spec, shiftables
 from eaio_addon.agents.optimizers import site_inputs
-from eaio_addon.engine.optimize import Plan, self_consumption
-from eaio_addon.engine.optimize.safe import expected
+from eaio_addon.agents.orchestrator import RunResult
+from eaio_addon.agents.site import RunContext
+from eaio_addon.engine.optimize import (
+    Battery,
+    DeferrableRun,
+    EVCharge,
+    Plan,
+    SiteInputs,
+    make_plan,
+    self_consumption,
+)
+from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE, expected
 from eaio_addon.option_types import OptionError
 from eaio_addon.options import parse_options
 from eaio_addon.store import EntityMeta, Store, StoreDb, reading
@@ -116,3 +128,89 @@ async def test_less_than_a_day_of_carbon_history_plans_without_carbon(tmp_path: 
     assert ctx.plans["load"].totals.carbon_kg == 0.0
     assert not any(n.startswith("load: carbon") for n in result.notes)
     assert np.all(site_inputs(ctx).co2 == 0.0)
+
+
+# --- with a car and an appliance in the same plan ------------------------------------------------
+
+EV = {"energy_kwh": 10, "max_power_kw": 7, "ready_by": "07:00", "plugged_in": "18:00"}
+DISHWASHER = {"name": "Dishwasher", "power_kw": 1.2, "run_hours": 2, "earliest": "18:00", "latest": "07:00"}
+SOC = "sensor.battery_soc"
+
+
+async def _run_with_shifts(tmp_path: Path, soc_pct: float | None = None) -> tuple[RunResult, RunContext, Battery]:
+    """A run with the battery, the car, the dishwasher and the carbon sensor (and a state of charge)."""
+    store = await open_filled(tmp_path / "data", END)
+    battery: dict[str, Any] = dict(BATTERY)
+    try:
+        await with_carbon(store, "gCO2eq/kWh", 30)
+        if soc_pct is not None:
+            battery["soc_entity"] = SOC
+            await store.call(StoreDb.set_learned, [*METAS, EntityMeta(CARBON, "option", "measurement", "gCO2eq/kWh",
+                                                                      None, "Grid CO2"),
+                                                   EntityMeta(SOC, "option", "measurement", "%", "battery", "SoC")])
+            await store.call(StoreDb.add_readings, [reading(SOC, (END - timedelta(minutes=30)).timestamp(),
+                                                            f"{soc_pct:g}")])  # fmt: skip
+        orch = make_orchestrator(store, Sink(), {"battery": battery, "carbon_entity": CARBON, "ev": EV,
+                                                 "deferrable_loads": [DISHWASHER]}, clock=lambda: END)  # fmt: skip
+        result = await orch.run("test")
+    finally:
+        await store.close()
+    assert result.missing == [], result.errors
+    ctx = orch.last_context
+    assert ctx is not None and ctx.carbon is not None and orch.options.battery is not None
+    return result, ctx, battery_spec(orch.options.battery, 10.0 if soc_pct is None else soc_pct)
+
+
+def _with_shifts(site: SiteInputs, plan: Plan) -> SiteInputs:
+    """The site's load with the plan's car charging and appliance run."""
+    drawn = sum((e.power_kw for e in plan.evs), np.zeros(plan.hours))
+    drawn = drawn + sum((d.power_kw for d in plan.deferrables), np.zeros(plan.hours))
+    return replace(site, load=site.load + drawn)
+
+
+def _shifts(ctx: RunContext, site: SiteInputs) -> tuple[list[EVCharge], list[DeferrableRun]]:
+    """The car and the dishwasher as the agent plans them."""
+    shifts = shiftables(ctx.options.deferrable_loads, ctx.options.ev, site, ctx.measured, ctx.previous_plan)
+    return [s.ev for s in shifts if s.ev is not None], [s.run for s in shifts if s.run is not None]
+
+
+async def test_with_a_car_and_an_appliance_the_plan_buys_no_more_carbon_than_the_own_mode(tmp_path: Path) -> None:
+    result, ctx, spec = await _run_with_shifts(tmp_path)
+    site = site_inputs(ctx)
+    plan = ctx.plans["load"]
+    assert isinstance(plan, Plan) and plan.battery is not None and plan.evs and plan.deferrables
+    # The comparison built here: the car and dishwasher as without a battery, the battery in its own mode.
+    evs, runs = _shifts(ctx, site)
+    home = _with_shifts(site, make_plan(site, evs=evs, deferrables=runs))
+    ceiling = expected(home, spec, self_consumption(home, spec)).carbon_kg
+    assert expected(_with_shifts(site, plan), spec, plan.battery).carbon_kg <= ceiling + 1e-4
+    # The same home's plan without the guard charges in the dirty cheap hours for the clean peak.
+    unguarded = make_plan(site, battery=spec, evs=evs, deferrables=runs)
+    assert unguarded.battery is not None and float(unguarded.battery.discharge_kw.sum()) > 1.0
+    assert expected(_with_shifts(site, unguarded), spec, unguarded.battery).carbon_kg > ceiling + 0.5
+    assert float(plan.battery.discharge_kw.sum()) < 1e-3  # every cycle here buys dirty energy for clean hours
+    ids = [r["id"] for r in result.recommendations]
+    assert {"load-ev-charging", "load-deferrable-dishwasher"} <= set(ids) and "load-battery-schedule" not in ids
+    note = next(n for n in result.notes if n.startswith("load: carbon capped"))
+    assert f"from {CARBON}" in note and "in that mode with the same car and appliance runs" in note
+
+
+async def test_with_a_car_and_an_appliance_a_fallback_to_the_own_mode_is_said(tmp_path: Path) -> None:
+    # 80 % stored at 03:00: the own mode spends it on the dirty night; a plan that must end as full
+    # could only match that carbon by buying in the dear clean peak, so it costs more and is not taken.
+    result, ctx, spec = await _run_with_shifts(tmp_path, soc_pct=80.0)
+    site = site_inputs(ctx)
+    plan = ctx.plans["load"]
+    assert isinstance(plan, Plan) and plan.battery is not None
+    evs, runs = _shifts(ctx, site)
+    alone = make_plan(site, evs=evs, deferrables=runs)
+    own = self_consumption(_with_shifts(site, alone), spec)
+    np.testing.assert_allclose(plan.battery.discharge_kw, own.discharge_kw)
+    np.testing.assert_allclose(plan.battery.charge_kw, own.charge_kw)
+    np.testing.assert_allclose(plan.evs[0].power_kw, alone.evs[0].power_kw)  # the car and dishwasher kept
+    assert plan.deferrables[0].start == alone.deferrables[0].start
+    assert any(n.startswith("load: the plan was expected to cost") and n.endswith(SELF_CONSUMPTION_NOTE)
+               for n in result.notes)
+    battery = next(r for r in result.recommendations if r["id"] == "load-battery-schedule")
+    assert battery["reasons"][0] == OWN_MODE_REASON
+    assert {"load-ev-charging", "load-deferrable-dishwasher"} <= {r["id"] for r in result.recommendations}

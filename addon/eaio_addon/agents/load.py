@@ -1,7 +1,11 @@
 """The load agent: the plan of the site's load against the price, and always-on waste, from the engine.
 
 With a home battery in the options the plan includes it, and when the battery's schedule saves
-money against leaving it idle the agent proposes that schedule (EAIO does not drive it).
+money against leaving it idle the agent proposes that schedule (EAIO does not drive it). The
+battery's plan, with or without the car and appliances, is the engine's guarded one: never
+expected to cost or emit more than the battery's own self-consumption mode with the car and
+appliances placed as without a battery, else that mode, which the run's notes and the battery's
+reasons then say.
 Appliances that can wait (``deferrable_loads``) and an electric car (``ev``) go into the same
 plan, each in its next daily window; when the plan's start for one of them costs less than
 running it at the window's start (charging the car as soon as it is plugged in), the agent
@@ -31,7 +35,6 @@ from ..engine.optimize import (
     make_plan,
     plan_battery_safe,
 )
-from ..engine.optimize.safe import expected, self_consumption
 from ..engine.patterns import AlwaysOnWaste
 from ..engine.series import HOUR, FloatArray
 from ..options import EV_CHARGER_EFFICIENCY, BatteryOptions, DeferrableLoad, EvOptions
@@ -51,6 +54,8 @@ FLOW_KW = 1e-3  # smaller battery flows are no decision (as the engine's reasons
 STRETCH_KWH = 0.05  # a stretch moving less is not worth naming
 MIN_SAVING = 1e-3  # money a day: a shift saving less is no recommendation
 EV_NAME = "car"  # the car's name in the plan
+OWN_MODE_REASON = ("No schedule was expected to beat the battery's own self-consumption mode on these "
+                   "forecasts, so it is left to that mode")
 BATTERY_CODES = ("charge_from_pv_surplus", "charge_from_grid_low_price", "discharge_peak_price",
                  "discharge_cover_load", "plan_summary")
 
@@ -85,9 +90,11 @@ class LoadAgent(Agent):
                 if not shifts:
                     break
                 shifts = [s for s in shifts if s not in named] if named else []
-        carbon = _carbon_guard(ctx, site, spec, plan, guarded=not shifts)
+        carbon = _carbon_guard(ctx, plan, shifted=bool(shifts))
         if carbon is not None:
             ctx.notes.append(f"load: {carbon}")
+        if plan is not None and plan.guard is not None and plan.guard.fell_back:
+            ctx.notes.append(f"load: {'; '.join(plan.notes)}")  # why, ending with SELF_CONSUMPTION_NOTE
         if plan is not None and spec is not None and battery is not None:
             saving, import_avoided = plan.saving, plan.baseline.import_kwh - plan.totals.import_kwh
             if shifts:
@@ -103,7 +110,9 @@ class LoadAgent(Agent):
                 candidate = _battery_candidate(ctx, plan, battery, spec, source, saving, import_avoided,
                                                summary=not shifts)
                 if candidate is not None:
-                    if carbon is not None and not shifts and ctx.carbon is not None:
+                    if plan.guard is not None and plan.guard.fell_back:
+                        candidate.reasons = [OWN_MODE_REASON, *candidate.reasons[:4]]
+                    if carbon is not None and ctx.carbon is not None:
                         candidate.reasons = [*candidate.reasons[:4], carbon[0].upper() + carbon[1:]]
                         candidate.facts["carbon_from"] = ctx.carbon.entity
                     out.append(candidate)
@@ -129,8 +138,8 @@ class LoadAgent(Agent):
                                shifts: list[Shift], shift: Shift, plan: Plan) -> Candidate | None:
         """The plan's start for one appliance, when it saves against running it at its window's start."""
         held = [shift.held(site) if s is shift else s for s in shifts]
-        try:
-            at_start = await asyncio.to_thread(_plan, site, battery, held)
+        try:  # under the same guard as the plan, so the difference is the appliance's alone
+            at_start = await asyncio.to_thread(_plan, site, battery, held, _band(ctx, site.hours))
         except PlanInfeasible as err:
             ctx.notes.append(f"load: no plan with {shift.label} at the window's start to compare with: {err}")
             return None
@@ -167,21 +176,18 @@ class LoadAgent(Agent):
         return min(max(last, battery.min_soc), battery.max_soc), entity
 
 
-def _carbon_guard(ctx: RunContext, site: SiteInputs, spec: Battery | None, plan: Plan | None, *,
-                  guarded: bool) -> str | None:
-    """What the plan's carbon is held to, in words; None without a battery plan or carbon."""
-    if ctx.carbon is None or spec is None or plan is None or plan.battery is None:
+def _carbon_guard(ctx: RunContext, plan: Plan | None, *, shifted: bool) -> str | None:
+    """What the plan's carbon is held to, in words; None without a guarded battery plan or carbon.
+
+    ``shifted``: the car or appliances are in the plan, so the mode's figure has them too."""
+    if ctx.carbon is None or plan is None or plan.battery is None or plan.guard is None:
         return None
     source = f"from {ctx.carbon.entity}"
-    if not guarded:  # the appliances' plan is one model without the self-consumption comparison
-        return (f"carbon {source} is counted, not capped, with appliances or a car in the plan "
-                f"({plan.totals.carbon_kg:.1f} kg CO2 imported over {plan.hours} h, "
-                f"{plan.baseline.carbon_kg:.1f} kg without the battery)")
+    mode = "that mode with the same car and appliance runs" if shifted else "that mode"
     # Both net of what the energy left in the battery at the end will displace later (the cap's terms).
-    own = expected(site, spec, self_consumption(site, spec)).carbon_kg
-    planned = expected(site, spec, plan.battery).carbon_kg
     return (f"carbon capped at the self-consumption mode's, {source}: the plan is expected to emit "
-            f"{planned:.1f} kg CO2 over {plan.hours} h against {own:.1f} kg in that mode "
+            f"{plan.guard.planned.carbon_kg:.1f} kg CO2 over {plan.hours} h against "
+            f"{plan.guard.own_mode.carbon_kg:.1f} kg in {mode} "
             f"({plan.baseline.carbon_kg:.1f} kg without the battery)")
 
 
@@ -378,11 +384,12 @@ def _band(ctx: RunContext, hours: int) -> tuple[FloatArray, FloatArray] | None:
 
 def _plan(site: SiteInputs, battery: Battery | None, shifts: Sequence[Shift | DeferrableRun | EVCharge],
           band: tuple[FloatArray, FloatArray] | None = None) -> Plan:
-    if battery is not None and not shifts:  # never expected to do worse than the battery's own mode
-        return plan_battery_safe(site, battery, load_band=band)
     parts = [(s.run or s.ev) if isinstance(s, Shift) else s for s in shifts]
-    return make_plan(site, battery=battery, evs=[p for p in parts if isinstance(p, EVCharge)],
-                     deferrables=[p for p in parts if isinstance(p, DeferrableRun)])
+    evs = [p for p in parts if isinstance(p, EVCharge)]
+    runs = [p for p in parts if isinstance(p, DeferrableRun)]
+    if battery is not None:  # never expected to do worse than the battery's own mode, the car and appliances placed
+        return plan_battery_safe(site, battery, evs=evs, deferrables=runs, load_band=band)
+    return make_plan(site, evs=evs, deferrables=runs)
 
 
 def _shift_candidate(ctx: RunContext, plan: Plan, shift: Shift, saving: float, at_start: Plan) -> Candidate | None:

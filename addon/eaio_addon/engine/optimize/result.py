@@ -89,6 +89,28 @@ class HvacPlan:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """What a schedule is expected to cost (with the battery's wear) and emit over the plan, net
+    of the energy left in the battery at its end."""
+
+    cost: float
+    carbon_kg: float
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a battery's plan was held to: its own self-consumption mode with the same car and
+    appliances (``own_mode``), what the plan returned is expected to do (``planned``), the
+    forecast-uncertainty margin each kWh cycled had to clear, and whether the plan fell back
+    to the own mode."""
+
+    own_mode: Expected
+    planned: Expected
+    margin: float
+    fell_back: bool
+
+
+@dataclass(frozen=True)
 class Plan:
     start: datetime
     hours: int
@@ -107,6 +129,8 @@ class Plan:
     comfort_penalty: float
     reasons: tuple[Reason, ...]
     notes: tuple[str, ...] = ()
+    guard: Guard | None = None
+    """Set by the guarded battery planner (``safe``): what the plan was held to."""
 
     @property
     def saving(self) -> float:
