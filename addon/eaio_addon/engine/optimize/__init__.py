@@ -3,7 +3,8 @@
 ``make_plan`` puts everything into one model; ``plan_battery`` is the battery alone and
 ``plan_battery_safe`` the same, never expected to do worse than the battery's own
 self-consumption mode (``safe``), also with a car and appliance runs in the plan. All return a
-:class:`Plan` (schedules, totals against doing nothing, reason codes) or raise :class:`PlanInfeasible` naming the constraint that bites.
+:class:`Plan` (schedules, totals against doing nothing, reason codes) or raise
+:class:`PlanInfeasible` naming the constraint that bites.
 """
 
 from .errors import PlanInfeasible
