@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from eaio_addon.agents.orchestrator import Orchestrator
-from eaio_addon.agents.plan_push import battery_reserves, battery_values, planned_soc, queue_plan
+from eaio_addon.agents.plan_push import (
+    LoadPlanParts,
+    battery_reserves,
+    battery_values,
+    keep_battery_under_way,
+    planned_soc,
+    queue_plan,
+)
 from eaio_addon.agents.site import Location
 from eaio_addon.engine.optimize.result import BatteryPlan
+from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE, self_consumption
 from eaio_addon.options import parse_options
 from eaio_addon.runtime import Runtime, Settings
 from eaio_addon.store import StoreDb
@@ -136,6 +145,61 @@ async def test_a_run_pushes_the_whole_plan(store: Any) -> None:
     actions = {r["id"]: r["action"] for r in result.recommendations}
     assert actions["load-battery-schedule"] == {"type": "plan", "key": "battery"}
     assert actions["load-deferrable-dishwasher"] == {"type": "plan", "key": "dishwasher"}
+
+
+def test_only_a_plans_remaining_battery_slots_are_kept() -> None:
+    def slots(start: datetime, values: list[Any]) -> list[dict[str, Any]]:
+        return [{"start": (start + timedelta(hours=k)).isoformat(), "value": v} for k, v in enumerate(values)]
+
+    t0 = datetime(2026, 6, 1, 0, tzinfo=UTC)
+    old = {"plan_id": "p1", "start": t0.isoformat(), "items": [
+        {"key": "battery", "kind": "battery", "slots": slots(t0, [2.0, 2.0, None, None])}]}
+    new_start = t0 + timedelta(hours=2)
+    zone = {"key": "zone", "kind": "hvac_zone", "slots": slots(new_start, [21.0])}
+    new = {"plan_id": "p2", "start": new_start.isoformat(), "items": [
+        {"key": "battery", "kind": "battery", "slots": slots(new_start, [None, None, None])}, zone]}
+    assert keep_battery_under_way(new, old) == "p1"
+    battery = new["items"][0]
+    # The cycle's slots from the new plan's start on, nothing before it; the other items untouched.
+    assert [s["start"] for s in battery["slots"]] == [new_start.isoformat(), (t0 + timedelta(hours=3)).isoformat()]
+    assert new["items"][1] is zone
+    over = {"plan_id": "p3", "start": (t0 + timedelta(hours=4)).isoformat(), "items": [
+        {"key": "battery", "kind": "battery", "slots": slots(t0 + timedelta(hours=4), [None])}]}
+    assert keep_battery_under_way(over, old) is None  # the cycle is over: the new plan stands
+    assert keep_battery_under_way(over, None) is None
+
+
+async def test_a_re_plan_that_falls_back_goes_on_with_the_cycle_under_way(store: Any) -> None:
+    plans: list[dict[str, Any]] = []
+
+    async def submit_plan(plan: dict[str, Any]) -> None:
+        plans.append(plan)
+
+    orch: Orchestrator = make_orchestrator(store, Sink(), {"battery": BATTERY}, submit_plan=submit_plan)
+    result = await orch.run("test")
+    assert result.status == "ok", result.errors
+    first = plans[-1]
+    cycle = next(i for i in first["items"] if i["key"] == "battery")
+    assert any(s["value"] is not None and s["value"] > 0 for s in cycle["slots"])  # it buys for the peak
+    ctx = orch.last_context
+    assert ctx is not None
+    parts = ctx.plans["load_parts"]
+    assert isinstance(parts, LoadPlanParts) and parts.battery is not None
+    # The same hour re-planned, and this time no plan beats the battery's own mode.
+    own = self_consumption(parts.site, parts.battery)
+    ctx.plans["load"] = replace(ctx.plans["load"], battery=own, notes=(SELF_CONSUMPTION_NOTE,))
+    ctx.run_id = "re-plan"
+    await orch._push_plan(ctx)
+    second = plans[-1]
+    assert second["plan_id"] != first["plan_id"]
+    assert next(i for i in second["items"] if i["key"] == "battery") == cycle  # the cycle goes on
+    assert any(n.startswith(f"plan: the battery goes on with the cycle of {first['plan_id']}") for n in ctx.notes)
+    # Once the battery follows its own mode, a fallback is the plan: nothing is under way to keep.
+    ctx.notes.clear()
+    orch._battery_cycles = False
+    await orch._push_plan(ctx)
+    third = next(i for i in plans[-1]["items"] if i["key"] == "battery")
+    assert third != cycle and not any(n.startswith("plan: the battery goes on") for n in ctx.notes)
 
 
 async def test_without_a_battery_or_appliances_the_plan_holds_only_the_zone(store: Any) -> None:

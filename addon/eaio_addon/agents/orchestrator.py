@@ -20,6 +20,7 @@ import uuid
 
 import numpy as np
 
+from ..engine.optimize.safe import SELF_CONSUMPTION_NOTE
 from ..options import Options
 from .analysis import AnalysisAgent
 from .base import Agent
@@ -33,7 +34,7 @@ from .hvac import HvacAgent
 from .lighting import LightingAgent
 from .load import LoadAgent
 from .memory import AgentMemory
-from .plan_push import BATTERY_KEY, LoadPlanParts, build_plan, plan_id, planned_soc
+from .plan_push import BATTERY_KEY, LoadPlanParts, build_plan, keep_battery_under_way, plan_id, planned_soc
 from .savings import SavingsAgent, verify_plans
 from .site import Location, RunContext, price_series
 from .strategy import StrategyAgent
@@ -99,6 +100,7 @@ class Orchestrator:
         self.submit = submit
         self.submit_plan = submit_plan
         self.plan: dict[str, Any] | None = None  # the last plan pushed (eaio.submit_plan)
+        self._battery_cycles = False  # the pushed plan's battery follows a plan, not the battery's own mode
         self.feedback = feedback
         self.clock = clock or (lambda: datetime.now(UTC))  # the tests fix the hour a run plans from
         self.realized: dict[str, Any] | None = None  # savings of what the executor carried out (savings.verify_plans)
@@ -316,8 +318,16 @@ class Orchestrator:
                              battery_reserve=bool(battery.get("mode_entity") and battery.get("reserve_entity")))
         if payload is None:
             return
+        fell_back = load_plan is not None and any(SELF_CONSUMPTION_NOTE in note for note in load_plan.notes)
+        cycles = load_plan is not None and load_plan.battery is not None and not fell_back
+        if fell_back and self._battery_cycles:
+            kept = keep_battery_under_way(payload, self.plan)
+            if kept is not None:
+                cycles = True
+                ctx.notes.append(f"plan: the battery goes on with the cycle of {kept} under way (this run found "
+                                 "no new plan better than its own mode, which would drop what the cycle paid for)")
         await self.submit_plan(payload)
-        self.plan = payload
+        self.plan, self._battery_cycles = payload, cycles
 
     async def _submit(self, recs: list[dict[str, Any]], replace: bool, run_id: str) -> bool:
         await self.submit(recs, replace)
