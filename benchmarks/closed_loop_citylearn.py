@@ -73,6 +73,7 @@ for extra in (ROOT, ROOT / "addon"):
 from eaio_addon.agents.plan_push import battery_reserves, battery_values  # noqa: E402
 from eaio_addon.engine.optimize import SiteInputs, plan_battery_safe  # noqa: E402
 from eaio_addon.engine.optimize.execute import PlanFollower  # noqa: E402
+from eaio_addon.engine.optimize.safe import SELF_CONSUMPTION_NOTE  # noqa: E402
 from eaio_addon.engine.series import HOUR, FloatArray  # noqa: E402
 
 from benchmarks.battery_citylearn import (  # noqa: E402
@@ -133,6 +134,7 @@ class LoopStats:
     refused: int = 0
     auto_hours: int = 0
     top_ups: int = 0
+    kept: int = 0  # re-plans that fell back while a cycle was under way: the cycle went on
     held: list[float | None] = field(default_factory=list)  # what the entity held each hour (None: automatic)
 
 
@@ -195,6 +197,8 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
     starts = set(midnights(b))
     origin = min(starts)
     values: list[float | None] = []
+    cycling = False  # the plan followed has a cycle (it is not the battery's own mode)
+    tried_at = 0
     soc_plan: FloatArray = np.zeros(0)
     planned_at = 0
     ledger = 0.0  # kg CO2 saved so far against no battery, as measured (the open loop's ledger)
@@ -202,7 +206,7 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
         measured = sensor.read(device.soc)
         k = t - planned_at
         drift = bool(values) and k < len(values) and abs(measured - soc_plan[k]) > settings.drift_pp
-        scheduled = k >= settings.replan_hours
+        scheduled = t - max(planned_at, tried_at) >= settings.replan_hours
         if t in starts or drift or scheduled or k >= len(values):
             if t in starts:
                 origin = t
@@ -218,19 +222,29 @@ def closed_loop(b: Building, forecasts: dict[int, DayForecast], settings: LoopSe
                                      load_band=band, carbon_allowance_kg=min(ledger, 0.0), time_limit=30.0,
                                      explain_plan=False)
             assert plan.battery is not None
-            values = battery_values(plan.battery, site.load - site.pv, automatic=settings.automatic,
-                                    price=site.price, soc_min_kwh=0.0)
-            soc_plan = plan.battery.soc_kwh / CAPACITY_KWH * 100.0
-            reserves = []
-            if settings.reserve and settings.automatic:
-                # As the add-on's battery_item: a held slot becomes automatic with its reserve.
-                values = [None if v is not None and abs(v) <= 1e-3 else v for v in values]
-                reserves = battery_reserves(plan.battery, site.price, CAPACITY_KWH)
-                if settings.top_up:
-                    sun = np.maximum(fc.pv.p90[offset:offset + hours] - site.load, 0.0)
-                    charge_to = top_up_targets(plan.battery, site, sun)
-            planned_at, k = t, 0
-            stats.plans += 1
+            fell_back = any(SELF_CONSUMPTION_NOTE in note for note in plan.notes)
+            if fell_back and cycling and values and k < len(values):
+                # As the add-on's orchestrator (plan_push.keep_battery_under_way): a re-plan that falls
+                # back to the battery's own mode does not drop a cycle under way; its slots go on.
+                stats.kept += 1
+                stats.plans += 1
+                tried_at = t  # the schedule's next re-plan counts from this one
+                fell_back = False
+            else:
+                cycling = not fell_back
+                values = battery_values(plan.battery, site.load - site.pv, automatic=settings.automatic,
+                                        price=site.price, soc_min_kwh=0.0)
+                soc_plan = plan.battery.soc_kwh / CAPACITY_KWH * 100.0
+                reserves = []
+                if settings.reserve and settings.automatic:
+                    # As the add-on's battery_item: a held slot becomes automatic with its reserve.
+                    values = [None if v is not None and abs(v) <= 1e-3 else v for v in values]
+                    reserves = battery_reserves(plan.battery, site.price, CAPACITY_KWH)
+                    if settings.top_up:
+                        sun = np.maximum(fc.pv.p90[offset:offset + hours] - site.load, 0.0)
+                        charge_to = top_up_targets(plan.battery, site, sun)
+                planned_at, k = t, 0
+                stats.plans += 1
         value = values[k]
         now_s = float(t) * 3600.0
         if settings.top_up and reserves and (value is None or value > 0):
@@ -376,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"building {n}: without battery {base_cost:.2f} $ and {base_carbon:.1f} kg CO2; forecasts "
                      f"{fc_seconds:.0f} s ({method}); closed loop {seconds['closed loop']:.1f} s, "
                      f"{stats.commands} commands, {stats.refused} refused by the rate limit, "
-                     f"{stats.auto_hours} h in automatic mode, {stats.top_ups} top-ups")
+                     f"{stats.auto_hours} h in automatic mode, {stats.kept} re-plans kept the cycle under way"
+                     f"{f', {stats.top_ups} top-ups' if settings.top_up else ''}")
     base_cost, base_carbon = totals["none"]
     cells = " | ".join(f"{totals[k][0] / base_cost:.3f} / {totals[k][1] / base_carbon:.3f}" for k in NAMES)
     pf = base_cost - totals["perfect foresight"][0]
