@@ -23,6 +23,8 @@ battery, as it does in a home:
    rate-limited as its own entity) and the emulated automatic mode never discharges below.
    ``--top-up`` (a diagnosis, not in the contract or the executor): grid charges are bought from
    the measured state of charge up to the open loop's just-in-time level instead of the planned power.
+   As the add-on's orchestrator, a re-plan whose battery plan falls back to the battery's own mode
+   does not replace a plan with a cycle under way while that plan has slots left.
 2. **Execute** (the integration): at each hour boundary the executor's rules from
    ``custom_components/eaio/control_rules.py`` (loaded by file path, no Home Assistant import)
    turn the slot's value into the command: clamped into the controllable's limits and rounded
