@@ -157,11 +157,13 @@ def test_only_a_plans_remaining_battery_slots_are_kept() -> None:
     new_start = t0 + timedelta(hours=2)
     zone = {"key": "zone", "kind": "hvac_zone", "slots": slots(new_start, [21.0])}
     new = {"plan_id": "p2", "start": new_start.isoformat(), "items": [
-        {"key": "battery", "kind": "battery", "slots": slots(new_start, [None, None, None])}, zone]}
+        {"key": "battery", "kind": "battery", "slots": slots(new_start, [None, 0.5, 1.5])}, zone]}
     assert keep_battery_under_way(new, old) == "p1"
     battery = new["items"][0]
-    # The cycle's slots from the new plan's start on, nothing before it; the other items untouched.
-    assert [s["start"] for s in battery["slots"]] == [new_start.isoformat(), (t0 + timedelta(hours=3)).isoformat()]
+    # The cycle's slots from the new plan's start on, nothing before it, then the new plan's own
+    # slots to its end; the other items untouched.
+    assert [s["start"] for s in battery["slots"]] == [(new_start + timedelta(hours=k)).isoformat() for k in range(3)]
+    assert [s["value"] for s in battery["slots"]] == [None, None, 1.5]
     assert new["items"][1] is zone
     over = {"plan_id": "p3", "start": (t0 + timedelta(hours=4)).isoformat(), "items": [
         {"key": "battery", "kind": "battery", "slots": slots(t0 + timedelta(hours=4), [None])}]}

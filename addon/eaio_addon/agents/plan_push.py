@@ -189,7 +189,11 @@ def keep_battery_under_way(payload: dict[str, Any], previous: dict[str, Any] | N
     left = [slot for slot in old["slots"] if datetime.fromisoformat(slot["start"]) >= start]
     if not left:
         return None
-    payload["items"] = [{**old, "slots": left} if i is new else i for i in payload["items"]]
+    # After the cycle's last slot the new plan's own slots follow, so that the battery item covers
+    # the whole plan and nothing is left holding the cycle's last command.
+    last = datetime.fromisoformat(left[-1]["start"])
+    after = [slot for slot in new["slots"] if datetime.fromisoformat(slot["start"]) > last]
+    payload["items"] = [{**old, "slots": [*left, *after]} if i is new else i for i in payload["items"]]
     return str(previous.get("plan_id"))
 
 
