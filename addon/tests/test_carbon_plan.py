@@ -9,7 +9,7 @@ from typing import Any
 
 from eaio_addon.agents.load import OWN_MODE_REASON, battery_spec, shiftables
 from eaio_addon.agents.optimizers import site_inputs
-from eaio_addon.agents.orchestrator import RunResult
+from eaio_addon.agents.orchestrator import Orchestrator, RunResult
 from eaio_addon.agents.site import RunContext
 from eaio_addon.engine.optimize import (
     Battery,
@@ -96,14 +96,19 @@ async def test_a_carbon_sensor_caps_the_batterys_plan(tmp_path: Path) -> None:
     assert f"capped at the self-consumption mode's, from {CARBON}" in note and "kg CO2 over 48 h" in note
 
 
-async def test_a_carbon_sensor_in_another_unit_is_refused_in_the_runs_errors(tmp_path: Path) -> None:
+async def _battery_run(tmp_path: Path, unit: str, hours: int) -> tuple[RunResult, Orchestrator]:
+    """A run with the battery and a carbon sensor learned in ``unit`` with ``hours`` of history."""
     store = await open_filled(tmp_path / "data", END)
     try:
-        await with_carbon(store, "lb/MWh", 30)
+        await with_carbon(store, unit, hours)
         orch = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
-        result = await orch.run("test")
+        return await orch.run("test"), orch
     finally:
         await store.close()
+
+
+async def test_a_carbon_sensor_in_another_unit_is_refused_in_the_runs_errors(tmp_path: Path) -> None:
+    result, orch = await _battery_run(tmp_path, "lb/MWh", 30)
     assert result.missing == ["carbon"]
     assert CARBON in result.errors["carbon"] and "lb/MWh" in result.errors["carbon"]
     assert "gCO2eq/kWh, g/kWh or kg/kWh" in result.errors["carbon"]
@@ -114,13 +119,7 @@ async def test_a_carbon_sensor_in_another_unit_is_refused_in_the_runs_errors(tmp
 
 
 async def test_less_than_a_day_of_carbon_history_plans_without_carbon(tmp_path: Path) -> None:
-    store = await open_filled(tmp_path / "data", END)
-    try:
-        await with_carbon(store, "g/kWh", 20)
-        orch = make_orchestrator(store, Sink(), {"battery": BATTERY, "carbon_entity": CARBON}, clock=lambda: END)
-        result = await orch.run("test")
-    finally:
-        await store.close()
+    result, orch = await _battery_run(tmp_path, "g/kWh", 20)
     assert result.missing == [], result.errors
     assert f"carbon: {CARBON} has less than a day of history; the plan has no carbon yet" in result.notes
     ctx = orch.last_context
