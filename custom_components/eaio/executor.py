@@ -488,6 +488,10 @@ class PlanExecutor:
         slot = plan.slot_at(item.key, now)
         target, slot_start, reason = self._target(item, plan, now)
         if slot is None and slot_start is None:
+            if item.slots and now >= item.slots[0].start:
+                # A gap in the item's slots, or its slots over before the plan: holding the last
+                # command would carry out an hour the plan no longer speaks for.
+                await self._failsafe(key, controllable, plan, "the plan has no slot for it now")
             return
         reserve = slot.reserve if slot is not None and target is None else None
         slot_id = f"{plan.plan_id}|{slot_start.isoformat() if slot_start else '-'}|{target}"

@@ -446,6 +446,24 @@ async def test_a_person_changing_the_reserve_pauses_eaio(
     assert reserve_now(hass) == 80.0  # paused until the next plan: the owner's value stays
 
 
+async def test_a_gap_in_the_plans_slots_is_not_filled_with_the_last_command(
+    hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
+) -> None:
+    _entry, events = await setup(hass, addon, freezer)
+    plan = battery_plan(values=[2.0, None, -1.0])
+    del plan["items"][0]["slots"][1]  # no slot for the second hour
+    await submit_plan(hass, plan)
+    await at(hass, freezer, T0)
+    assert power(hass) == 2.0 and hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+    await at(hass, freezer, T0 + timedelta(hours=1))
+    # Not the first hour's charge carried on: the battery's own mode, said as a fail-safe.
+    assert hass.states.get(MODE).state == "auto"  # type: ignore[union-attr]
+    failsafe = [e.data for e in events if e.event_type == "eaio_plan_failsafe"]
+    assert [f["reason"] for f in failsafe] == ["the plan has no slot for it now"]
+    await at(hass, freezer, T0 + timedelta(hours=2))
+    assert power(hass) == -1.0 and hass.states.get(MODE).state == "remote"  # type: ignore[union-attr]
+
+
 async def test_a_reserve_only_on_a_batterys_automatic_slot(
     hass: HomeAssistant, addon: AddonStandIn, freezer: FrozenDateTimeFactory
 ) -> None:
