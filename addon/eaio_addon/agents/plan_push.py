@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..engine.optimize import Battery, Plan, SiteInputs
+from ..engine.optimize.execute import kept_floor
 from ..engine.optimize.result import BatteryPlan
 from ..engine.series import HOUR, FloatArray
 from ..options import Options
@@ -65,6 +66,7 @@ def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = Tru
     """
     out: list[float | None] = []
     soc = bp.soc_kwh
+    floors = None if price is None else kept_floor(soc, price[:len(bp.charge_kw)])
     for t in range(len(bp.charge_kw)):
         charge, discharge = float(bp.charge_kw[t]), float(bp.discharge_kw[t])
         surplus = max(-float(net_kw[t]), 0.0)
@@ -76,7 +78,7 @@ def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = Tru
             out.append(round(charge, 3))  # buy from the grid now
         elif charge > TOL_KW or surplus > TOL_KW:
             out.append(None)  # store the surplus that is there
-        elif price is not None and not _kept(soc, price, t, soc_min_kwh):
+        elif floors is not None and not _kept(float(soc[t]), float(floors[t]), soc_min_kwh):
             out.append(None)  # nothing kept for dearer hours: the battery may cover the load or store
         else:
             out.append(0.0)  # keep the charge for dearer hours
@@ -86,25 +88,15 @@ def battery_values(bp: BatteryPlan, net_kw: FloatArray, *, automatic: bool = Tru
 def battery_reserves(bp: BatteryPlan, price: FloatArray, capacity_kwh: float, soc_min_kwh: float = 0.0) -> list[int]:
     """Per slot the state of charge (%, rounded down) the plan keeps for dearer hours: the lowest
     planned charge from the slot's end until the next dearer hour's end."""
-    soc = bp.soc_kwh
-    hours = len(bp.charge_kw)
-    out = []
-    for t in range(hours):
-        dearer = np.flatnonzero(price[t + 1:hours] > price[t] + 1e-9)
-        end = t + 1 + (int(dearer[0]) if dearer.size else hours - t - 1)
-        floor = max(float(soc[t + 1:end + 1].min()), soc_min_kwh)
-        # 1e-6 absorbs the solver's rounding so that an exact 40 % does not become 39 %.
-        out.append(int(np.floor(floor / capacity_kwh * 100.0 + 1e-6)))
-    return out
+    floors = np.maximum(kept_floor(bp.soc_kwh, price[:len(bp.charge_kw)]), soc_min_kwh)
+    # 1e-6 absorbs the solver's rounding so that an exact 40 % does not become 39 %.
+    return [int(np.floor(f / capacity_kwh * 100.0 + 1e-6)) for f in floors]
 
 
-def _kept(soc: FloatArray, price: FloatArray, t: int, soc_min_kwh: float) -> bool:
-    """The plan keeps slot ``t``'s charge for a dearer hour: it has some and does not use it before then."""
-    if float(soc[t]) <= soc_min_kwh + 1e-3:
-        return False
-    dearer = np.flatnonzero(price[t + 1:] > price[t] + 1e-9)
-    end = t + 1 + (int(dearer[0]) if dearer.size else len(price) - t - 1)
-    return float(soc[t + 1:end + 1].min()) >= float(soc[t]) - 1e-3
+def _kept(soc: float, floor: float, soc_min_kwh: float) -> bool:
+    """The plan keeps a slot's charge ``soc`` for a dearer hour: it has some and its ``floor``
+    (``kept_floor``) does not fall below it before then."""
+    return soc > soc_min_kwh + 1e-3 and floor >= soc - 1e-3
 
 
 class _Words:

@@ -46,6 +46,20 @@ from .spec import Battery
 TOL = 1e-6
 
 
+def kept_floor(soc_kwh: FloatArray, price: FloatArray) -> FloatArray:
+    """Per hour ``t`` of a plan (``soc_kwh`` has one value more: the charge at each hour's start and
+    the plan's end), the lowest planned charge from the end of ``t`` until the next hour dearer than
+    ``t``: what the plan keeps for dearer hours, and so may not be spent at ``t``."""
+    price = np.asarray(price, dtype=np.float64)
+    h = price.shape[0]
+    floor = np.empty(h)
+    for t in range(h):
+        dearer = np.flatnonzero(price[t + 1 :] > price[t] + 1e-9)
+        end = t + 1 + (int(dearer[0]) if dearer.size else h - t - 1)
+        floor[t] = float(soc_kwh[t + 1 : end + 1].min())
+    return floor
+
+
 class PlanFollower:
     """Turns a battery plan into each hour's charge and discharge, given measurements.
 
@@ -75,8 +89,7 @@ class PlanFollower:
         h = price.shape[0]
         soc = plan.soc_kwh
         round_trip = battery.charge_efficiency * battery.discharge_efficiency
-        # floor[t]: lowest planned SoC from the end of hour t until the next dearer hour.
-        self.floor = np.empty(h)
+        self.floor = kept_floor(soc, price)
         # target[t]: planned SoC at the next discharge that pays for energy bought at t;
         # coming[t]: what the plan still expects to store before then without buying at t
         # (PV it expects, and grid energy hours no dearer than t could still buy).
@@ -90,9 +103,6 @@ class PlanFollower:
         maybe_pv = np.minimum(np.maximum(sun - planned_pv, 0.0), room)
         discharging = np.flatnonzero(plan.discharge_kw > TOL)
         for t in range(h):
-            dearer = np.flatnonzero(price[t + 1 :] > price[t] + 1e-9)
-            end = t + 1 + (int(dearer[0]) if dearer.size else h - t - 1)
-            self.floor[t] = float(soc[t + 1 : end + 1].min())
             paying = discharging[(discharging > t) & (price[discharging] * round_trip > price[t] + 1e-9)]
             if paying.size:
                 use = int(paying[0])
