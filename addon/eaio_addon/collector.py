@@ -12,7 +12,7 @@ readings, so nothing stored is fetched twice and an interrupted backfill resumes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import logging
@@ -260,19 +260,24 @@ class Collector:
         await self._refresh_held()
         await self.sync(self.learned, until)
 
-    async def _refresh_held(self) -> set[str]:
-        """``_refresh_entities``, tried again while the store cannot take it (a full disk): the backfill
-        that follows would otherwise wait for the next reconnect."""
+    async def _until_stored[T](self, step: str, work: Callable[[], Awaitable[T]]) -> T:
+        """``work`` tried again, with back-off, while the store cannot take it (a full disk): the error
+        is reported under ``step`` meanwhile, and anything else is raised."""
         delay = self._supervisor.backoff_initial
         while True:
             try:
-                return await self._refresh_entities()
+                return await work()
             except Exception as exc:
                 if not transient(exc):
                     raise
-                self._supervisor.report(BACKFILL, exc)
+                self._supervisor.report(step, exc)
                 await asyncio.sleep(delay)
                 delay = min(self._supervisor.backoff_cap, delay * 2)
+
+    async def _refresh_held(self) -> set[str]:
+        """``_refresh_entities``, held through store errors that may pass: the backfill that follows
+        would otherwise wait for the next reconnect."""
+        return await self._until_stored(BACKFILL, self._refresh_entities)
 
     async def _refresh_entities(self) -> set[str]:
         """Read the registry and the states; returns the entities learned from now on that were not before."""
@@ -345,19 +350,8 @@ class Collector:
 
     async def _write_held(self, items: list[Reading | _Mark]) -> None:
         """Store ``items``, holding them through store errors that may pass: a full disk loses no reading."""
-        delay = self._supervisor.backoff_initial
-        while True:
-            try:
-                await self._write(items)
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                self._supervisor.report(STORING, exc)
-                await asyncio.sleep(delay)
-                delay = min(self._supervisor.backoff_cap, delay * 2)
-                continue
-            self._supervisor.clear(STORING)
-            return
+        await self._until_stored(STORING, lambda: self._write(items))
+        self._supervisor.clear(STORING)
 
     async def _write(self, items: list[Reading | _Mark]) -> None:
         batch: list[Reading] = []
