@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from eaio_addon.agents.feedback import Feedback, Measured, ran_since
 from eaio_addon.agents.load import shiftables
 from eaio_addon.agents.plan_push import LoadPlanParts
 from eaio_addon.engine.optimize import SiteInputs
-from eaio_addon.ha_link import HaLink, websocket_url
+from eaio_addon.ha_link import HaLink
 from eaio_addon.options import parse_options
 import numpy as np
 import pytest
@@ -59,17 +58,6 @@ async def ha() -> AsyncIterator[FakeHomeAssistant]:
     await fake.start()
     yield fake
     await fake.stop()
-
-
-@pytest.fixture
-async def link(ha: FakeHomeAssistant) -> AsyncIterator[HaLink]:
-    async with aiohttp.ClientSession() as session:
-        link = HaLink(session, websocket_url(f"http://127.0.0.1:{ha.port}"), "good-token")
-        task = asyncio.create_task(link.run())
-        await asyncio.wait_for(link.wait_connected(), 10)
-        yield link
-        await link.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_the_controllables_name_the_sensors(ha: FakeHomeAssistant, link: HaLink) -> None:

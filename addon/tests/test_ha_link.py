@@ -16,14 +16,6 @@ from tests.helpers import wait_until
 
 
 @pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client

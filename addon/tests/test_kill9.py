@@ -10,7 +10,6 @@ push carries its ids, so a repeat is harmless).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import json
 import os
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import aiohttp
 from eaio_addon.store import DB_FILE, StoreDb
-import pytest
 
 from tests.fake_ha import FakeHomeAssistant
 from tests.helpers import wait_until
@@ -95,14 +93,6 @@ class AddonProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(self.proc.wait(), 30)
-
-
-@pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def _slow(ha: FakeHomeAssistant, kind: str, seconds: float) -> None:

@@ -221,14 +221,6 @@ async def test_without_a_battery_or_appliances_the_plan_holds_only_the_zone(stor
 
 
 @pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def runtime(ha: FakeHomeAssistant, tmp_path: Path) -> AsyncIterator[Runtime]:
     settings = Settings(mode="standalone", ha_ws_url=f"ws://127.0.0.1:{ha.port}/api/websocket",
                         ha_token="good-token", data_dir=tmp_path / "data",

@@ -4,20 +4,17 @@ savings."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
 
-import aiohttp
 from eaio_addon.agents.feedback import Feedback
 from eaio_addon.agents.realized import battery_realized, executed_hours, shift_realized, total
 from eaio_addon.agents.savings import verify_plans
 from eaio_addon.agents.site import SiteData
 from eaio_addon.agents.swarm import verified_savings
 from eaio_addon.engine.series import HourlySeries
-from eaio_addon.ha_link import HaLink, websocket_url
+from eaio_addon.ha_link import HaLink
 from eaio_addon.options import parse_options
 import numpy as np
 import pytest
@@ -82,25 +79,6 @@ def test_only_what_was_carried_out_counts() -> None:
 
 
 # --- from the integration's record, over the link -------------------------------------------------------
-
-
-@pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def link(ha: FakeHomeAssistant) -> AsyncIterator[HaLink]:
-    async with aiohttp.ClientSession() as session:
-        link = HaLink(session, websocket_url(f"http://127.0.0.1:{ha.port}"), "good-token")
-        task = asyncio.create_task(link.run())
-        await asyncio.wait_for(link.wait_connected(), 10)
-        yield link
-        await link.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_verified_savings_per_controllable_and_in_total(ha: FakeHomeAssistant, link: HaLink) -> None:

@@ -24,14 +24,6 @@ OUTDOOR = "sensor.outdoor_temperature"
 OTHER = "sensor.not_learned"
 
 
-@pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 def _settings(ha: FakeHomeAssistant, data_dir: Path, **options: Any) -> Settings:
     return Settings(mode="standalone", ha_ws_url=f"ws://127.0.0.1:{ha.port}/api/websocket", ha_token="good-token",
                     data_dir=data_dir, options=parse_options({"entities": [OUTDOOR], "backfill_days": 2, **options}),

@@ -4,7 +4,6 @@ health with the reason, loses no push and no reading, and the add-on resumes by 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 import itertools
 from pathlib import Path
@@ -22,14 +21,6 @@ from tests.fake_ha import FakeHomeAssistant, ServiceError
 from tests.helpers import wait_until
 
 OUTDOOR = "sensor.outdoor_temperature"
-
-
-@pytest.fixture
-async def ha() -> AsyncIterator[FakeHomeAssistant]:
-    fake = FakeHomeAssistant()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def _settings(ha: FakeHomeAssistant, data_dir: Path) -> Settings:
